@@ -1,0 +1,149 @@
+"""The ``healthlab`` command line: argument parsing and printing only.
+
+Every subcommand calls one library function that a notebook can call too. User
+errors (:class:`~healthlab.errors.HealthlabError`) print a message and exit with
+status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from healthlab.errors import HealthlabError
+
+app = typer.Typer(
+    name="healthlab",
+    help="Client health scores, churn calibration, early warning and QBR reports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+EXIT_USER_ERROR = 2
+
+DatasetArg = Annotated[
+    Path, typer.Argument(help="Dataset folder with one CSV or Parquet file per table.")
+]
+MappingOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--mapping", help="Column-mapping YAML for files exported by other tools."
+    ),
+]
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option("--model", help="Score model YAML; the packaged default if omitted."),
+]
+
+
+@app.callback()
+def _configure(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress at INFO level.")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def sample(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the dataset to.")],
+    clients: Annotated[int, typer.Option(min=1, help="Number of clients.")] = 300,
+    months: Annotated[int, typer.Option(min=6, help="Months of history.")] = 36,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing dataset in OUT.")
+    ] = False,
+) -> None:
+    """Generate the built-in sample portfolio, deterministic for a seed."""
+    from healthlab.sample import generate_portfolio
+
+    summary = generate_portfolio(
+        out, n_clients=clients, n_months=months, seed=seed, overwrite=force
+    )
+    typer.echo(summary)
+
+
+@app.command()
+def validate(dataset: DatasetArg, mapping: MappingOpt = None) -> None:
+    """Check a dataset and list every problem at once; exit 2 if there are any."""
+    from healthlab.validation import validate_dataset
+
+    problems = validate_dataset(dataset, mapping=mapping)
+    if not problems:
+        typer.echo(f"{dataset}: valid.")
+        return
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    noun = "problem" if len(problems) == 1 else "problems"
+    typer.echo(f"{dataset}: {len(problems)} {noun} found.", err=True)
+    raise typer.Exit(EXIT_USER_ERROR)
+
+
+@app.command()
+def score(
+    dataset: DatasetArg,
+    out: Annotated[
+        Path, typer.Option("--out", help="Output table (.csv, .parquet or .json).")
+    ],
+    model: ModelOpt = None,
+    mapping: MappingOpt = None,
+) -> None:
+    """Score every client for every month and explain each month's change."""
+    from healthlab._io import write_table
+    from healthlab.dataset import load_dataset
+    from healthlab.model import load_model
+    from healthlab.scoring import score_dataset
+
+    score_model = load_model(model)
+    data = load_dataset(dataset, mapping=mapping)
+    scores = score_dataset(data, score_model)
+    write_table(scores, out)
+    typer.echo(
+        f"Wrote {len(scores)} rows for {scores['client_id'].nunique()} clients to {out}"
+    )
+
+
+@app.command()
+def calibrate() -> None:
+    """Fit score weights to historical churn and write a new model file."""
+    raise HealthlabError("`healthlab calibrate` is not available yet.")
+
+
+@app.command()
+def monitor() -> None:
+    """Evaluate early-warning rules and write the open alerts."""
+    raise HealthlabError("`healthlab monitor` is not available yet.")
+
+
+@app.command()
+def render() -> None:
+    """Render one QBR report per client to HTML and PDF."""
+    raise HealthlabError("`healthlab render` is not available yet.")
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the sample data and reports.")
+    ] = Path("reports/demo"),
+) -> None:
+    """Run the whole job on the sample portfolio: sample, validate, score, render."""
+    raise HealthlabError("`healthlab demo` is not available yet.")
+
+
+def main() -> None:
+    """Run the CLI, turning user errors into a message and exit status 2."""
+    try:
+        app()
+    except HealthlabError as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_USER_ERROR)
