@@ -61,6 +61,19 @@ class ScoringParameters(_Strict):
         description="Share of counterfeit sales assumed to displace a genuine sale.",
     )
     engagement_window_months: int = Field(6, ge=1, le=24)
+    engagement_objectives_weight: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="Share of the engagement score from objectives met; the rest "
+        "comes from meeting sentiment.",
+    )
+    nps_min_responses: int = Field(
+        3,
+        ge=0,
+        description="NPS responses in the window under which a score is flagged "
+        "as low confidence (when NPS has weight).",
+    )
     low_confidence_below: float = Field(
         0.7, ge=0, le=1, description="Data confidence under which a score is flagged."
     )
