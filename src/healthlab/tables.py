@@ -11,7 +11,7 @@ A dataset is a folder with one file per table, named ``<table>.csv`` or
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Literal
 
 ColumnKind = Literal["str", "int", "float", "date", "month", "category"]
@@ -38,6 +38,8 @@ class Column:
     kind: ColumnKind
     description: str
     unit: str = ""
+    # Keyword-only, so that a positional 0 cannot land in `nullable`.
+    _: KW_ONLY
     nullable: bool = False
     minimum: float | None = None
     maximum: float | None = None
@@ -113,7 +115,9 @@ TABLES: dict[str, Table] = {
                     "users",
                     minimum=0,
                 ),
-                Column("logins", "int", "Sign-ins during the month.", "count", 0),
+                Column(
+                    "logins", "int", "Sign-ins during the month.", "count", minimum=0
+                ),
             ),
             key=("client_id", "month"),
         ),
@@ -151,21 +155,25 @@ TABLES: dict[str, Table] = {
                     categories=INFRINGEMENT_TYPES,
                 ),
                 Column(
-                    "detections", "int", "Infringing items detected.", "count", 0
+                    "detections",
+                    "int",
+                    "Infringing items detected.",
+                    "count",
+                    minimum=0,
                 ),
                 Column(
                     "enforcement_requested",
                     "int",
                     "Takedown or enforcement actions sent.",
                     "count",
-                    0,
+                    minimum=0,
                 ),
                 Column(
                     "removals_confirmed",
                     "int",
                     "Actions confirmed as removed by the platform.",
                     "count",
-                    0,
+                    minimum=0,
                 ),
                 Column(
                     "median_days_to_removal",
@@ -215,7 +223,11 @@ TABLES: dict[str, Table] = {
                     categories=SENTIMENTS,
                 ),
                 Column(
-                    "objectives_met", "int", "Agreed objectives met.", "count", 0
+                    "objectives_met",
+                    "int",
+                    "Agreed objectives met.",
+                    "count",
+                    minimum=0,
                 ),
                 Column(
                     "objectives_total",
@@ -246,9 +258,7 @@ TABLES: dict[str, Table] = {
                     "Whether the client renewed or left.",
                     categories=OUTCOMES,
                 ),
-                Column(
-                    "arr_usd", "float", "ARR up for renewal.", "USD", minimum=0
-                ),
+                Column("arr_usd", "float", "ARR up for renewal.", "USD", minimum=0),
             ),
             key=("client_id", "renewal_date"),
         ),
