@@ -119,9 +119,32 @@ def calibrate() -> None:
 
 
 @app.command()
-def monitor() -> None:
-    """Evaluate early-warning rules and write the open alerts."""
-    raise HealthlabError("`healthlab monitor` is not available yet.")
+def monitor(
+    dataset: DatasetArg,
+    out: Annotated[
+        Path, typer.Option("--out", help="Alerts file to write (.csv or .json).")
+    ],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Month to evaluate (YYYY-MM or a date in it); the last scored "
+            "month if omitted. Later data is ignored.",
+        ),
+    ] = None,
+    model: ModelOpt = None,
+    mapping: MappingOpt = None,
+) -> None:
+    """Evaluate early-warning rules and write the alerts issued for one month."""
+    from healthlab.monitoring.monitor import monitor_dataset, summarise_alerts
+
+    alerts, month = monitor_dataset(
+        dataset, out, as_of=as_of, model=model, mapping=mapping
+    )
+    counts = summarise_alerts(alerts)
+    breakdown = ", ".join(f"{count} {severity}" for severity, count in counts.items())
+    noun = "alert" if len(alerts) == 1 else "alerts"
+    typer.echo(f"Wrote {len(alerts)} {noun} for {month:%Y-%m} to {out} ({breakdown}).")
 
 
 @app.command()

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from healthlab.errors import ConfigError
+from healthlab.monitoring.config import AlertSettings
 
 ComponentName = Literal["utilisation", "enforcement", "nps", "impact", "engagement"]
 COMPONENTS: tuple[str, ...] = (
@@ -99,7 +100,7 @@ class ScoreModel(BaseModel):
     bands: list[Band]
     parameters: ScoringParameters = Field(default_factory=ScoringParameters)
     churn_risk: ChurnRisk | None = None
-    alerts: dict[str, Any] = Field(default_factory=dict)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     provenance: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
