@@ -148,9 +148,73 @@ def monitor(
 
 
 @app.command()
-def render() -> None:
-    """Render one QBR report per client to HTML and PDF."""
-    raise HealthlabError("`healthlab render` is not available yet.")
+def render(
+    dataset: DatasetArg,
+    quarter: Annotated[
+        str, typer.Option("--quarter", help="Report quarter as YYYYQn, e.g. 2026Q3.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder; reports go to OUT/QUARTER/.")
+    ],
+    clients: Annotated[
+        str | None,
+        typer.Option("--clients", help="Comma-separated client ids (default: all)."),
+    ] = None,
+    segment: Annotated[
+        str | None, typer.Option("--segment", help="Render one segment only.")
+    ] = None,
+    audience: Annotated[
+        str, typer.Option("--audience", help="Edition: client or internal.")
+    ] = "client",
+    formats: Annotated[
+        str, typer.Option("--formats", help="Comma-separated: html, pdf.")
+    ] = "html,pdf",
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", min=1, help="Worker processes (default: CPU count)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address, e.g. tcp://h:8786."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Render even unchanged reports.")
+    ] = False,
+    model: ModelOpt = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", help="Seconds one report may run before it fails."),
+    ] = 300.0,
+    alerts: Annotated[
+        Path | None,
+        typer.Option("--alerts", help="Alerts file for the internal edition."),
+    ] = None,
+    mapping: MappingOpt = None,
+) -> None:
+    """Render one QBR report per client to HTML and PDF; exit 1 if any failed."""
+    from healthlab.reports.batch import render_batch
+
+    result = render_batch(
+        dataset,
+        quarter,
+        out,
+        clients=None if clients is None else clients.split(","),
+        segment=segment,
+        audience=audience,
+        formats=formats.split(","),
+        jobs=jobs,
+        scheduler=scheduler,
+        force=force,
+        model=model,
+        timeout=timeout,
+        alerts=alerts,
+        mapping=mapping,
+    )
+    typer.echo(result.summary())
+    if result.failed:
+        for entry in result.with_status("failed"):
+            typer.echo(f"failed: {entry.client_id}: {entry.error}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()
