@@ -62,6 +62,7 @@ class Distinct:
 
 
 def find_distinct(values: pd.Series) -> Distinct:
+    """Factorize a column, turning its missing values into one distinct value."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     array = uniques.array
     missing = codes < 0
@@ -76,7 +77,7 @@ class Parsed:
     """One column after parsing: typed values, the cells that failed, problems.
 
     ``values`` is ``None`` when the whole column has the wrong storage type.
-    ``distinct`` holds the parsed distinct values when parsing computed them.
+    ``distinct`` contains the parsed distinct values when parsing computed them.
     """
 
     values: pd.Series | None
@@ -86,6 +87,7 @@ class Parsed:
 
 
 def parse_column(table_input: TableInput, column: Column) -> Parsed:
+    """Parse or convert one column of a table to the dtype of its kind."""
     raw = table_input.frame[column.name]
     if table_input.storage == "csv" or (
         table_input.storage == "frame" and _is_text(raw)
@@ -196,7 +198,7 @@ def _convert_typed(table_input: TableInput, column: Column, raw: pd.Series) -> P
         values, failures = _convert_numbers(raw, column)
     elif kind in ("date", "month") and _is_date(raw):
         if not pd.api.types.is_datetime64_any_dtype(raw.dtype):
-            raw = pd.to_datetime(raw)
+            raw = pd.to_datetime(raw, errors="coerce")
         values, implausible = _plausible_dates(raw)
         failures = [("implausible-date", "date outside 1900-2199", implausible)]
     else:
@@ -257,6 +259,7 @@ def _wrong_type(table_input: TableInput, column: Column, raw: pd.Series) -> Prob
 
 
 def kind_name(column: Column) -> str:
+    """Return the kind of a column as the documentation names it."""
     return _KIND_NAMES[column.kind]
 
 
@@ -309,6 +312,7 @@ def cell_problems(
 
 
 def raw_value(raw: pd.Series, row: int) -> str:
+    """Return one cell as text for a message; a missing cell is ``""``."""
     value: Any = raw.loc[row]
     if not isinstance(value, str) and pd.isna(value):
         return ""

@@ -44,7 +44,7 @@ _PANDAS_LINE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 @dataclass
 class TableInput:
-    """One table as read from its file, with the names the user sees.
+    """One table as read from its file, with the column names the file uses.
 
     ``frame`` has the healthlab column names, only for the columns that were
     found, and its index is the spreadsheet row number. ``storage`` says how
@@ -63,7 +63,7 @@ class TableInput:
     labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def display(self, column: str) -> str:
-        """Return the name under which the user sees a healthlab column."""
+        """Return the name of a healthlab column as the file spells it."""
         return self.source_columns.get(column, column)
 
 
@@ -94,7 +94,7 @@ def find_table_files(
                 Problem(
                     file=" and ".join(present),
                     rule="ambiguous-file",
-                    message=f"both files hold the `{table.name}` table; keep one "
+                    message=f"both files contain the `{table.name}` table; keep one "
                     "of them and move or delete the other",
                 )
             )
@@ -352,7 +352,7 @@ def _read_parquet(
     except (pa.ArrowException, OSError, ValueError) as error:
         return None, [_unreadable(display, f"cannot read the Parquet file: {error}")]
 
-    # A frame saved with a meaningful index (say client_id) keeps it as a column.
+    # A frame saved with a meaningful index (such as client_id) keeps it as a column.
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
     frame.columns = pd.Index([str(name) for name in frame.columns])

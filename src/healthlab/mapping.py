@@ -1,7 +1,7 @@
 """Column mappings: reading exports of other tools without editing them.
 
-A column-mapping YAML file tells :func:`healthlab.dataset.load_dataset` how one
-tool's export differs from the healthlab layout: another file name, renamed
+A column-mapping YAML file describes for :func:`healthlab.dataset.load_dataset`
+how one tool's export differs from the healthlab layout: another file name, renamed
 columns, a date format other than ISO, and labels that stand for the healthlab
 category values::
 
@@ -34,7 +34,7 @@ _TABLE_SUFFIXES = (".csv", ".parquet")
 
 
 class TableMapping(BaseModel):
-    """How one table's file differs from the healthlab layout."""
+    """The differences between one table's file and the healthlab layout."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -120,6 +120,8 @@ class ColumnMapping(BaseModel):
     @field_validator("tables")
     @classmethod
     def _check_tables(cls, value: dict[str, TableMapping]) -> dict[str, TableMapping]:
+        # NOTE: pydantic runs this only when every table entry is valid on its
+        # own, so a file with both kinds of mistakes reports these second.
         errors: list[str] = []
         for table_name, table_mapping in value.items():
             errors += _table_errors(table_name, table_mapping)
@@ -221,6 +223,11 @@ def _format_errors(path: Path, error: ValidationError) -> str:
     for detail in error.errors():
         field = ".".join(str(part) for part in detail["loc"]) or "(top level)"
         message = str(detail["msg"]).removeprefix("Value error, ")
+        if isinstance(detail.get("input"), bool):
+            message += (
+                " (YAML reads unquoted yes, no, on and off as true or false; "
+                "put the label in quotes)"
+            )
         lines.append(f"  - {field}: {message}")
     lines.append("Fix these fields; data/README.md describes the mapping format.")
     return "\n".join(lines)

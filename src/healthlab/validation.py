@@ -168,7 +168,7 @@ def read_and_validate(
             Problem(
                 file=str(folder),
                 rule="missing-folder",
-                message="this is a file; give the folder that holds the table files",
+                message="the path is a file, not a folder; pass the dataset folder",
             )
         ]
 
@@ -217,7 +217,7 @@ def _check_inputs(
 def _check_table(table_input: TableInput) -> tuple[pd.DataFrame, list[Problem]]:
     table = table_input.table
     problems: list[Problem] = []
-    if table_input.frame.empty and table.name in REQUIRED_TABLES:
+    if len(table_input.frame) == 0 and table.name in REQUIRED_TABLES:
         problems.append(
             Problem(
                 file=table_input.file,
@@ -409,9 +409,9 @@ def _describe_check(
 ) -> tuple[str, str]:
     """Return the rule name and the message of one failed pandera check."""
     column = table_input.table.column(column_name)
-    shown = table_input.display(column_name)
+    display_name = table_input.display(column_name)
     if check == "not_nullable":
-        return "blank", f"blank cell; `{shown}` is required"
+        return "blank", f"blank cell; `{display_name}` is required"
     if check in ("below-minimum", "above-maximum"):
         if column.minimum is not None and column.maximum is not None:
             bounds = f"between {column.minimum:g} and {column.maximum:g}"
@@ -419,7 +419,7 @@ def _describe_check(
             bounds = f"at least {column.minimum:g}"
         else:
             bounds = f"at most {column.maximum:g}"
-        return check, f"out of range; `{shown}` must be {bounds}"
+        return check, f"out of range; `{display_name}` must be {bounds}"
     if check == "unknown-category":
         message = f"unknown value; allowed values: {', '.join(column.categories)}"
         labels = table_input.labels.get(column_name)
