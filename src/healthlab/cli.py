@@ -113,9 +113,147 @@ def score(
 
 
 @app.command()
-def calibrate() -> None:
-    """Fit score weights to historical churn and write a new model file."""
-    raise HealthlabError("`healthlab calibrate` is not available yet.")
+def calibrate(
+    dataset: Annotated[
+        Path | None,
+        typer.Argument(help="Dataset folder to calibrate on (or use --table)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Model file (YAML) to write.")
+    ] = None,
+    horizon: Annotated[
+        int,
+        typer.Option(
+            min=1, max=60, help="Months after an observation in which churn counts."
+        ),
+    ] = 12,
+    model_type: Annotated[
+        str,
+        typer.Option(
+            "--model-type",
+            help="logit (logistic regression) or hazard (cloglog discrete-time "
+            "hazard).",
+        ),
+    ] = "logit",
+    base_model: Annotated[
+        Path | None,
+        typer.Option(
+            "--base-model",
+            help="Model file being replaced; the packaged default if omitted.",
+        ),
+    ] = None,
+    mapping: MappingOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the --out file if it exists.")
+    ] = False,
+    table: Annotated[
+        Path | None,
+        typer.Option(
+            "--table", help="Fit on a one-row-per-customer CSV or Parquet table."
+        ),
+    ] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option(
+            "--outcome", help="With --table: outcome column (0/1, True/False, Yes/No)."
+        ),
+    ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option("--features", help="With --table: predictor columns, A,B,C."),
+    ] = None,
+    id_column: Annotated[
+        str | None,
+        typer.Option("--id", help="With --table: customer id column (unique)."),
+    ] = None,
+    categorical: Annotated[
+        str | None,
+        typer.Option(
+            "--categorical",
+            help="With --table: numeric-looking features to one-hot encode, A,B.",
+        ),
+    ] = None,
+    drop_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--drop-invalid",
+            help="With --table: drop rows with invalid cells instead of stopping.",
+        ),
+    ] = False,
+) -> None:
+    """Fit score weights to historical churn and write a new model file.
+
+    With --table, fit the same guarded model on any one-row-per-customer table
+    and print its coefficients and cross-validated metrics instead.
+    """
+    from healthlab.calibration import calibrate_dataset, calibrate_table
+    from healthlab.errors import ConfigError
+
+    if table is not None:
+        if dataset is not None:
+            raise ConfigError(
+                f"Give either a dataset folder ({dataset}) or --table ({table}), "
+                "not both."
+            )
+        if outcome is None or features is None:
+            raise ConfigError("--table needs --outcome COLUMN and --features A,B,C.")
+        dataset_only = {
+            "--out": out is not None,
+            "--base-model": base_model is not None,
+            "--mapping": mapping is not None,
+            "--force": force,
+            "--horizon": horizon != 12,
+        }
+        given = [name for name, used in dataset_only.items() if used]
+        if given:
+            raise ConfigError(
+                f"These options are for dataset calibration, not --table: "
+                f"{', '.join(given)}. With --table the coefficients are printed."
+            )
+        result = calibrate_table(
+            table,
+            outcome,
+            [name.strip() for name in features.split(",") if name.strip()],
+            id_column=id_column,
+            drop_invalid=drop_invalid,
+            categorical=[
+                name.strip() for name in (categorical or "").split(",") if name.strip()
+            ],
+            model_type=model_type,
+        )
+        typer.echo(result.summary())
+        return
+
+    if dataset is None:
+        raise ConfigError(
+            "Give a dataset folder (healthlab calibrate DIR --out FILE) or a table "
+            "(healthlab calibrate --table FILE --outcome COLUMN --features A,B,C)."
+        )
+    table_only = [
+        name
+        for name, used in {
+            "--outcome": outcome is not None,
+            "--features": features is not None,
+            "--id": id_column is not None,
+            "--categorical": categorical is not None,
+            "--drop-invalid": drop_invalid,
+        }.items()
+        if used
+    ]
+    if table_only:
+        raise ConfigError(f"These options need --table: {', '.join(table_only)}.")
+    if out is None:
+        raise ConfigError("Name the model file to write with --out FILE.yaml.")
+    calibration = calibrate_dataset(
+        dataset,
+        out,
+        horizon=horizon,
+        model_type=model_type,
+        base_model=base_model,
+        mapping=mapping,
+        force=force,
+    )
+    typer.echo(calibration.summary())
 
 
 @app.command()

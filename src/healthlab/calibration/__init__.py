@@ -1,0 +1,39 @@
+"""Calibrate score weights against historical churn, with held-out diagnostics.
+
+The modules follow the data flow:
+
+- :mod:`~healthlab.calibration.observations`: the modelling table, one row per
+  client and monthly observation date, with the outcome within a horizon;
+- :mod:`~healthlab.calibration.fitting`: statsmodels fits (logit, or a
+  cloglog discrete-time hazard) behind guards for separation, collinearity,
+  non-convergence and too few events;
+- :mod:`~healthlab.calibration.weights`: weights, churn-risk map and bands
+  from a fit;
+- :mod:`~healthlab.calibration.pipeline`: one calibration pass;
+- :mod:`~healthlab.calibration.diagnostics` and
+  :mod:`~healthlab.calibration.backtest`: AUC, Brier score, calibration and
+  lift on later observation dates than the fit;
+- :mod:`~healthlab.calibration.generic`: the same fit on any
+  one-row-per-customer table;
+- :mod:`~healthlab.calibration.api`: end-to-end calibration and the model file.
+"""
+
+from healthlab.calibration.api import (
+    CalibrationResult,
+    calibrate_data,
+    calibrate_dataset,
+)
+from healthlab.calibration.findings import Finding
+from healthlab.calibration.fitting import FitResult, fit_churn_model
+from healthlab.calibration.generic import GenericFitResult, calibrate_table
+
+__all__ = [
+    "CalibrationResult",
+    "Finding",
+    "FitResult",
+    "GenericFitResult",
+    "calibrate_data",
+    "calibrate_dataset",
+    "calibrate_table",
+    "fit_churn_model",
+]
