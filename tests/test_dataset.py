@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -96,6 +97,49 @@ def test_load_parquet_equals_csv(tmp_path: Path) -> None:
 
     for name in TABLES:
         pd.testing.assert_frame_equal(from_parquet.table(name), from_csv.table(name))
+
+
+def test_load_parquet_storage_variants(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = make_dataset(tmp_path)
+    data = load_dataset(folder)
+    operations = data.operations.assign(
+        channel=data.operations["channel"].astype("category"),
+        month=data.operations["month"].dt.tz_localize("UTC"),
+    )
+    operations.set_index("client_id").to_parquet(folder / "operations.parquet")
+    nps = data.nps.assign(response_date=data.nps["response_date"].dt.date)
+    pq.write_table(
+        pa.Table.from_pandas(nps, preserve_index=False), folder / "nps.parquet"
+    )
+    (folder / "operations.csv").unlink()
+    (folder / "nps.csv").unlink()
+
+    reloaded = load_dataset(folder)
+
+    pd.testing.assert_frame_equal(reloaded.operations, data.operations)
+    pd.testing.assert_frame_equal(reloaded.nps, data.nps)
+
+
+def test_load_mapped_file_in_subfolder(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from healthlab.mapping import ColumnMapping, TableMapping
+
+    folder = make_dataset(tmp_path)
+    (folder / "exports").mkdir()
+    (folder / "usage.csv").rename(folder / "exports" / "usage-2026.csv")
+    mapping = ColumnMapping(
+        tables={"usage": TableMapping(file="exports/usage-2026.csv")}
+    )
+
+    with caplog.at_level(logging.INFO, logger="healthlab"):
+        data = load_dataset(folder, mapping=mapping)
+
+    assert len(data.usage) == 6
+    assert "exports" not in caplog.text
 
 
 def test_load_invalid_raises(tmp_path: Path) -> None:

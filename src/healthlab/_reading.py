@@ -104,7 +104,11 @@ def find_table_files(
             files[table.name] = folder / present[0]
 
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or entry.resolve() in claimed:
+        resolved = entry.resolve()
+        # A sub-folder that holds a mapped table file is not skipped.
+        if entry.name.startswith(".") or any(
+            path == resolved or resolved in path.parents for path in claimed
+        ):
             continue
         kind = "sub-folder" if entry.is_dir() else "file"
         logger.info("Skipping %s %s: it is not a table of the dataset.", kind, entry)
