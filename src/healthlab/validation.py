@@ -262,7 +262,9 @@ def build_schema(
         The columns to check; all of them when ``None``.
     check_key
         Whether the schema checks that the key is unique; it does so only when
-        all the key columns are included.
+        all the key columns are included. NOTE: with pandera 0.35 and pandas
+        3.1 that check raises ``ValueError`` on a frame whose index repeats, so
+        reset the index first.
 
     Returns
     -------
