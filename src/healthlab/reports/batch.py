@@ -309,7 +309,7 @@ class _Runner:
                 for task in tasks
             }
             try:
-                for future in as_completed(futures):
+                for future in as_completed(list(futures), loop=client.loop):
                     yield self._outcome(futures[future], future)
             except BaseException:
                 client.cancel(list(futures))

@@ -249,7 +249,7 @@ def validate_parameters(
         alerts = piece.alerts
         if chosen_audience == "internal" and scores is None:
             raise ParameterError(
-                f"The slice for client {resolved!r} holds no health scores, so it "
+                f"The slice for client {resolved!r} contains no health scores, so it "
                 "can only render the client edition; render it with "
                 "`healthlab render --audience internal`."
             )
