@@ -146,6 +146,14 @@ def calibrate(
     force: Annotated[
         bool, typer.Option("--force", help="Replace the --out file if it exists.")
     ] = False,
+    test_start: Annotated[
+        str | None,
+        typer.Option(
+            "--test-start",
+            help="First month (YYYY-MM) of the backtest's test period; by default "
+            "the one that gives training and test periods equal lengths.",
+        ),
+    ] = None,
     table: Annotated[
         Path | None,
         typer.Option(
@@ -203,6 +211,7 @@ def calibrate(
             "--mapping": mapping is not None,
             "--force": force,
             "--horizon": horizon != 12,
+            "--test-start": test_start is not None,
         }
         given = [name for name, used in dataset_only.items() if used]
         if given:
@@ -252,6 +261,7 @@ def calibrate(
         base_model=base_model,
         mapping=mapping,
         force=force,
+        test_start=test_start,
     )
     typer.echo(calibration.summary())
 

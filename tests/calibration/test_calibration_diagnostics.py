@@ -14,6 +14,7 @@ from healthlab.calibration.diagnostics import (
     calibration_curve,
     calibration_slope_intercept,
     evaluate,
+    roc_curve,
     top_decile_lift,
 )
 
@@ -139,3 +140,14 @@ def test_evaluate_collects_every_metric() -> None:
     record = metrics.to_dict()
     assert record["observations"] == 1000
     assert isinstance(record["auc"], float)
+
+
+def test_roc_curve_area_equals_auc() -> None:
+    rng = np.random.default_rng(8)
+    outcome = rng.integers(0, 2, 300)
+    risk = rng.integers(0, 20, 300) + 3 * outcome
+    curve = roc_curve(outcome, risk)
+    assert curve.iloc[0]["false_positive_rate"] == 0.0
+    assert curve.iloc[-1]["true_positive_rate"] == 1.0
+    area = np.trapezoid(curve["true_positive_rate"], curve["false_positive_rate"])
+    assert area == pytest.approx(auc(outcome, risk), abs=1e-12)

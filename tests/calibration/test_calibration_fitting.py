@@ -61,7 +61,7 @@ def test_hazard_matches_statsmodels_cloglog_glm() -> None:
     np.testing.assert_allclose(fit.params.to_numpy(), direct.params, atol=1e-6)
     np.testing.assert_allclose(fit.coefficients["std_err"], direct.bse, atol=1e-6)
     np.testing.assert_allclose(
-        fit.predict(design), direct.predict(sm.add_constant(design)), atol=1e-9
+        fit.predict(design), direct.predict(sm.add_constant(design)), atol=1e-6
     )
 
 
@@ -203,3 +203,12 @@ def test_unknown_model_type_raises() -> None:
     design, outcome, groups = _clustered_data()
     with pytest.raises(ConfigError, match="Unknown model type 'probit'"):
         fit_churn_model(design, outcome, groups=groups, model_type="probit")
+
+
+def test_hazard_separation_falls_back_to_ridge() -> None:
+    design, _, groups = _clustered_data()
+    outcome = (design["b"] < 30).astype(int).to_numpy()
+    fit = fit_churn_model(design, outcome, groups=groups, model_type="hazard")
+    assert "separation" in _checks(fit)
+    assert fit.method == "L2-regularised"
+    assert fit.params["b"] < 0

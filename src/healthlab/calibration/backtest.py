@@ -135,8 +135,17 @@ def run_backtest(
     train_last, test_first = split_months(table, test_start)
     frame = table.frame
     train = frame[frame["month"] <= train_last].reset_index(drop=True)
+    first_month = pd.Timestamp(frame["month"].min())
     test = frame[frame["month"] >= test_first].reset_index(drop=True)
-    calibrated = fit_score_model(train, previous, model_type, table.horizon)
+    try:
+        calibrated = fit_score_model(train, previous, model_type, table.horizon)
+    except CalibrationError as error:
+        raise CalibrationError(
+            f"The backtest cannot fit on its training months {first_month:%Y-%m} to "
+            f"{train_last:%Y-%m}: {error} The backtest needs that much on the "
+            "earlier months alone; pass a later test start (--test-start) or use "
+            "a longer history."
+        ) from None
 
     old_train = score_rows(train, previous)
     old_risk, _ = fit_churn_risk(
@@ -202,30 +211,50 @@ def run_backtest(
     )
 
 
-def latent_health_auc(
-    backtest: Backtest, dataset: str | Path, seed: int = 0
-) -> tuple[float, float, float] | None:
-    """Return the AUC of the sample generator's latent health on the test rows.
+def latent_health(backtest: Backtest, dataset: str | Path) -> pd.Series | None:
+    """Return the sample generator's latent health of each test row.
 
     The sample portfolio writes its hidden latent health to
     ``_ground_truth/latent_health.csv``. A score built from observable data
     cannot rank churn better than it, so it is the ceiling for the calibrated
-    score. Returns ``(auc, low, high)``, or None when the dataset has no
-    ground truth.
+    score. Returns None when the dataset has no ground truth.
+
+    Raises
+    ------
+    CalibrationError
+        If the ground truth lacks a test row, so it belongs to another dataset.
     """
     from healthlab.sample import GROUND_TRUTH_FOLDER
 
     path = Path(dataset) / GROUND_TRUTH_FOLDER / "latent_health.csv"
     if not path.is_file():
         return None
-    latent = pd.read_csv(path, dtype={"client_id": str}, parse_dates=["month"])
-    rows = backtest.predictions.merge(latent, on=["client_id", "month"], how="left")
-    if rows["latent_health"].isna().any():
+    truth = pd.read_csv(path, dtype={"client_id": str}, parse_dates=["month"])
+    rows = backtest.predictions[["client_id", "month"]].merge(
+        truth, on=["client_id", "month"], how="left"
+    )
+    missing = int(rows["latent_health"].isna().sum())
+    if missing:
         raise CalibrationError(
-            f"{path} has no latent health for {int(rows['latent_health'].isna().sum())}"
-            " test rows; it does not belong to this dataset."
+            f"{path} has no latent health for {missing} test rows; it does not "
+            "belong to this dataset."
         )
-    risk = -rows["latent_health"].to_numpy(dtype=float)
-    outcome = rows[OUTCOME].to_numpy()
-    low, high = auc_interval(outcome, risk, rows["client_id"].to_numpy(), seed=seed)
+    return rows["latent_health"].rename(None)
+
+
+def latent_health_auc(
+    backtest: Backtest, dataset: str | Path, seed: int = 0
+) -> tuple[float, float, float] | None:
+    """Return the AUC of the latent health on the test rows and its interval.
+
+    Returns ``(auc, low, high)``, or None when the dataset has no ground truth
+    (see :func:`latent_health`).
+    """
+    latent = latent_health(backtest, dataset)
+    if latent is None:
+        return None
+    risk = -latent.to_numpy(dtype=float)
+    outcome = backtest.predictions[OUTCOME].to_numpy()
+    groups = backtest.predictions["client_id"].to_numpy()
+    low, high = auc_interval(outcome, risk, groups, seed=seed)
     return auc(outcome, risk), low, high

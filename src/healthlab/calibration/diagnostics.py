@@ -231,3 +231,28 @@ def evaluate(
         calibration_intercept=intercept,
         top_decile_lift=top_decile_lift(y, p),
     )
+
+
+def roc_curve(
+    outcome: np.ndarray | pd.Series, risk: np.ndarray | pd.Series
+) -> pd.DataFrame:
+    """Return the ROC curve: one point per distinct risk, from (0, 0) to (1, 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``threshold``, ``false_positive_rate`` and ``true_positive_rate`` of
+        flagging every row whose risk is at or above the threshold.
+    """
+    y = np.asarray(outcome, dtype=float)
+    r = np.asarray(risk, dtype=float)
+    levels, index = np.unique(r, return_inverse=True)
+    events = np.bincount(index, weights=y, minlength=len(levels))[::-1]
+    others = np.bincount(index, weights=1 - y, minlength=len(levels))[::-1]
+    return pd.DataFrame(
+        {
+            "threshold": np.r_[np.inf, levels[::-1]],
+            "false_positive_rate": np.r_[0.0, np.cumsum(others) / others.sum()],
+            "true_positive_rate": np.r_[0.0, np.cumsum(events) / events.sum()],
+        }
+    )

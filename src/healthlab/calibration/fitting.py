@@ -183,38 +183,36 @@ def fit_churn_model(
 
     exog = x[features].copy()
     exog.insert(0, CONSTANT, 1.0)
-    cov_type = (
-        "cluster"
-        if codes is not None and n_clusters and n_clusters > 1
-        else ("nonrobust")
+    cov_type = "nonrobust"
+    if codes is not None and n_clusters is not None and n_clusters > 1:
+        cov_type = "cluster"
+    cluster_codes = codes if cov_type == "cluster" else None
+
+    coefficients, problem = _fit_maximum_likelihood(
+        exog, y, cluster_codes, model_type, maxiter, confidence
     )
-    separation = _separation_finding(exog, y)
-    coefficients = None
+    # A converged fit whose score equations certify that no separating
+    # direction exists needs no linear program (see _certifies_no_separation).
+    separation = None
+    if coefficients is None or not _certifies_no_separation(
+        exog, y, coefficients["coef"].to_numpy(), model_type
+    ):
+        separation = _separation_finding(exog, y)
     if separation is not None:
         findings.append(separation)
-    else:
-        coefficients, problem = _fit_maximum_likelihood(
-            exog,
-            y,
-            codes if cov_type == "cluster" else None,
-            model_type,
-            maxiter,
-            confidence,
-        )
-        if problem is not None:
-            findings.append(
-                Finding(
-                    "convergence",
-                    f"The maximum likelihood fit did not converge: {problem}.",
-                    _RIDGE_ACTION,
-                )
+        coefficients = None
+    elif problem is not None:
+        findings.append(
+            Finding(
+                "convergence",
+                f"The maximum likelihood fit did not converge: {problem}.",
+                _RIDGE_ACTION,
             )
+        )
     method = "maximum likelihood"
     if coefficients is None:
         method = "L2-regularised"
-        coefficients = _fit_ridge(
-            exog, y, codes if cov_type == "cluster" else None, model_type, confidence
-        )
+        coefficients = _fit_ridge(exog, y, cluster_codes, model_type, confidence)
     dropped = tuple(name for name in design.columns if name not in features)
     logger.info(
         "Fitted %s model (%s) on %d rows, %d events; dropped %s",
@@ -434,6 +432,40 @@ def _separation_finding(exog: pd.DataFrame, y: np.ndarray) -> Finding | None:
     return Finding("separation", message, _RIDGE_ACTION)
 
 
+def _certifies_no_separation(
+    exog: pd.DataFrame, y: np.ndarray, params: np.ndarray, model_type: str
+) -> bool:
+    """Return True if the fitted score equations rule out separation.
+
+    At the estimate the score is ``sum_i(l_i * s_i * z_i)`` with every
+    ``l_i > 0``: ``|y_i - p_i|`` times a positive link factor, ``s_i`` the
+    sign used by :func:`_separation_finding` and ``z_i`` the rows scaled as
+    there. For any ``b`` in the box ``|b| <= 1`` this bounds the margins:
+    ``min(l) * sum_i(s_i * z_i @ b) <= sqrt(k) * |score|``. When that bound is
+    below the separation tolerance, the linear program cannot find a margin
+    above it either (Stiemke's lemma, with tolerances), so it is skipped.
+    """
+    values = exog.to_numpy(dtype=float)
+    scale = values.std(axis=0)
+    scale[scale == 0] = 1.0
+    eta = values @ params
+    probability = inverse_link(eta, model_type)
+    residual = y - probability
+    if model_type == "logit":
+        factor = np.ones_like(eta)
+    else:
+        # d(mu)/d(eta) / (mu * (1 - mu)) for the complementary log-log link.
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            slope = np.exp(eta - np.exp(eta))
+            factor = slope / (probability * (1 - probability))
+    weight = np.abs(residual) * factor
+    if not np.isfinite(weight).all() or weight.min() <= 0:
+        return False
+    score = (values / scale).T @ (residual * factor)
+    bound = np.sqrt(values.shape[1]) * np.linalg.norm(score) / weight.min()
+    return bool(bound < _SEPARATION_TOLERANCE)
+
+
 def _strictly_separable(signed: np.ndarray) -> bool:
     """Return True if some direction gives every row a positive margin."""
     from scipy.optimize import linprog
@@ -487,8 +519,15 @@ def _fit_maximum_likelihood(
                 )
                 converged = bool(results.mle_retvals["converged"])
             else:
+                # Converge on the parameters rather than the deviance, so the
+                # score equations are solved tightly enough to certify that the
+                # data are not separated.
                 results = sm.GLM(y, exog, family=_family(model_type)).fit(
-                    maxiter=maxiter, **cov
+                    maxiter=maxiter,
+                    tol_criterion="params",
+                    atol=1e-12,
+                    rtol=0.0,
+                    **cov,
                 )
                 converged = bool(results.converged)
         except (np.linalg.LinAlgError, PerfectSeparationError, ValueError) as error:
