@@ -247,7 +247,7 @@ def test_emerging_threat_poisson_p_value() -> None:
         },
         index=index,
     )
-    found = rules.emerging_threat(detections, EmergingThreatRule())
+    found = rules.emerging_threat(detections, EmergingThreatRule(min_ratio=2))
     assert len(found) == 1
     finding = found[0]
     assert finding.subject == "channel: marketplace"
@@ -268,6 +268,15 @@ def test_emerging_threat_minimum_count() -> None:
     assert rules.emerging_threat(detections, EmergingThreatRule(min_count=20)) == []
     found = rules.emerging_threat(detections, EmergingThreatRule(min_count=15))
     assert found[0].details["p_value"] == 0.0
+
+
+def test_emerging_threat_minimum_ratio() -> None:
+    index = pd.date_range("2024-01-01", periods=15, freq="MS")
+    # 300 expected, 450 observed: p is tiny, but the ratio 1.5 is under 2.5.
+    detections = pd.DataFrame({"channel: website": [100] * 12 + [150] * 3}, index=index)
+    assert rules.emerging_threat(detections, EmergingThreatRule(min_ratio=2.5)) == []
+    found = rules.emerging_threat(detections, EmergingThreatRule(min_ratio=1.5))
+    assert found[0].details["ratio"] == pytest.approx(1.5)
 
 
 def test_emerging_threat_needs_full_baseline() -> None:

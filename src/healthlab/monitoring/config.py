@@ -243,7 +243,14 @@ class EmergingThreatRule(RuleSettings):
         "has ten channels and types tested every month.",
     )
     min_count: int = Field(20, ge=1)
-    min_ratio: float = Field(1.5, ge=1)
+    min_ratio: float = Field(
+        2.5,
+        ge=1,
+        description="Minimum observed / expected ratio. Detection counts vary "
+        "more from month to month than a Poisson count, so large volumes pass "
+        "the test at small rises; on the sample portfolio a ratio of 1.5 "
+        "flagged about three clients without a new channel for each real one.",
+    )
 
 
 class RuleSet(_Settings):

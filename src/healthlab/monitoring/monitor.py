@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -75,6 +76,9 @@ ALERT_COLUMNS: tuple[str, ...] = (
 """Columns of :func:`run_monitor`, in this order."""
 
 
+_MONTH_PATTERN = re.compile(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?")
+
+
 def parse_month(
     value: str | date | pd.Timestamp, option: str = "as_of"
 ) -> pd.Timestamp:
@@ -90,10 +94,17 @@ def parse_month(
         f"Invalid {option} {str(value)!r}: expected a month such as 2026-06 "
         "or a date such as 2026-06-30."
     )
-    try:
+    if isinstance(value, str):
+        match = _MONTH_PATTERN.fullmatch(value.strip())
+        if match is None:
+            raise ConfigError(message)
+        year, month, day = match.groups()
+        try:
+            stamp = pd.Timestamp(year=int(year), month=int(month), day=int(day or 1))
+        except ValueError:
+            raise ConfigError(message) from None
+    else:
         stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ConfigError(message) from None
     if pd.isna(stamp):
         raise ConfigError(message)
     return pd.Timestamp(year=stamp.year, month=stamp.month, day=1)

@@ -113,7 +113,7 @@ def band_downgrade(
         downgrade; ``details`` names both bands.
     """
     series = _complete_months(score)
-    ranks = series.map(lambda value: _band_rank(value, bands))
+    ranks = _band_ranks(series, bands)
     before = ranks.shift(settings.confirm_months)
     worst_since = ranks.rolling(settings.confirm_months).max()
     fired = (worst_since < before) & ranks.notna() & before.notna()
@@ -591,6 +591,15 @@ def _ratio(observed: float, expected: float) -> float:
     return math.inf if expected == 0 else observed / expected
 
 
+def _band_ranks(series: pd.Series, bands: Sequence[Band]) -> pd.Series:
+    """Return the band index of every score (0 is the worst), NaN where none."""
+    edges = np.array([band.min_score for band in bands[1:]], dtype=float)
+    values = series.to_numpy(float)
+    ranks = np.searchsorted(edges, values, side="right").astype(float)
+    ranks[~np.isfinite(values)] = np.nan
+    return pd.Series(ranks, index=series.index)
+
+
 def _band_rank(score: float, bands: Sequence[Band]) -> float:
     """Return the index of the band ``score`` is in (0 is the worst), NaN if none."""
     if score is None or not np.isfinite(score):
@@ -611,6 +620,12 @@ def _month_range(index: pd.Index) -> pd.DatetimeIndex:
 def _complete_months(series: pd.Series) -> pd.Series:
     """Return ``series`` as floats on every month from its first to its last."""
     ordered = series.sort_index().astype(float)
+    if len(ordered) == 0:
+        return ordered
+    first, last = ordered.index[0], ordered.index[-1]
+    span = (last.year - first.year) * 12 + last.month - first.month + 1
+    if span == len(ordered) and ordered.index.is_unique:
+        return ordered
     return ordered.reindex(_month_range(ordered.index))
 
 

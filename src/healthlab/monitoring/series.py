@@ -66,47 +66,72 @@ def iter_client_series(data: Dataset, scores: pd.DataFrame) -> Iterator[ClientSe
     detections = _detections_by_subject(data.operations)
     subjects = detections.columns.drop(["client_id", "month"])
 
-    usage_by_client = _by_client(usage)
-    operations_by_client = _by_client(operations)
+    valid = scores.dropna(subset=["score"]).sort_values(["client_id", "month"])
+    valid = valid.assign(client_id=valid["client_id"].astype(str))
+    grid = _MonthGrid(valid)
+    utilisation = grid.values(usage, ["utilisation"], np.nan)[:, :, 0]
+    success = grid.values(operations, ["success"], np.nan)[:, :, 0]
+    monthly_nps = nps.groupby(["client_id", "month"])["score"].mean().reset_index()
+    nps_mean = grid.values(monthly_nps, ["score"], np.nan)[:, :, 0]
+    counts = grid.values(detections, list(subjects), 0.0)
+
     nps_by_client = _by_client(nps)
     meetings_by_client = _by_client(data.qbr_meetings)
-    detections_by_client = _by_client(detections)
     no_meetings = data.qbr_meetings.iloc[0:0]
-
-    valid = scores.dropna(subset=["score"]).sort_values(["client_id", "month"])
     for client_id, frame in _by_client(valid).items():
         months = pd.DatetimeIndex(frame["month"])
+        row, columns = grid.locate(client_id, months)
         responses = nps_by_client.get(client_id, nps.iloc[0:0])
         responses = responses[responses["month"] <= months.max()]
         yield ClientSeries(
             client_id=client_id,
             months=months,
             score=pd.Series(frame["score"].to_numpy(float), index=months),
-            utilisation=_monthly(usage_by_client.get(client_id), "utilisation", months),
-            enforcement_success=_monthly(
-                operations_by_client.get(client_id), "success", months
-            ),
-            nps_mean=_within(responses.groupby("month")["score"].mean(), months),
+            utilisation=pd.Series(utilisation[row, columns], index=months),
+            enforcement_success=pd.Series(success[row, columns], index=months),
+            nps_mean=pd.Series(nps_mean[row, columns], index=months),
             responses=responses[["response_date", "score"]],
             meeting_dates=meetings_by_client.get(client_id, no_meetings)[
                 "meeting_date"
             ],
-            detections=_within_frame(
-                detections_by_client.get(client_id), months, subjects
+            detections=pd.DataFrame(
+                counts[row, columns], index=months, columns=subjects
             ),
         )
 
 
+class _MonthGrid:
+    """Dense client-by-month arrays on the clients and months of ``scores``."""
+
+    def __init__(self, scores: pd.DataFrame) -> None:
+        self.clients = pd.Index(sorted(scores["client_id"].unique()))
+        self.months = pd.DatetimeIndex(sorted(scores["month"].unique()))
+
+    def values(
+        self, frame: pd.DataFrame, columns: list[str], fill: float
+    ) -> np.ndarray:
+        """Return ``frame[columns]`` as an array (clients, months, columns)."""
+        full = pd.MultiIndex.from_product(
+            [self.clients, self.months], names=["client_id", "month"]
+        )
+        if frame.empty or not columns:
+            shape = (len(self.clients), len(self.months), len(columns))
+            return np.full(shape, fill, dtype=float)
+        keyed = frame.assign(client_id=frame["client_id"].astype(str))
+        table = keyed.set_index(["client_id", "month"])[columns].astype(float)
+        dense = table.reindex(full, fill_value=fill).to_numpy()
+        return dense.reshape(len(self.clients), len(self.months), len(columns))
+
+    def locate(
+        self, client_id: str, months: pd.DatetimeIndex
+    ) -> tuple[int, np.ndarray]:
+        """Return the row of ``client_id`` and the columns of ``months``."""
+        row = int(self.clients.get_loc(client_id))
+        return row, self.months.get_indexer(months)
+
+
 def _by_client(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {str(key): group for key, group in frame.groupby("client_id", sort=True)}
-
-
-def _monthly(
-    frame: pd.DataFrame | None, column: str, months: pd.DatetimeIndex
-) -> pd.Series:
-    if frame is None:
-        return pd.Series(np.nan, index=months, dtype=float)
-    return _within(frame.set_index("month")[column], months)
 
 
 def _month_of(dates: pd.Series) -> pd.Series:
@@ -139,19 +164,3 @@ def _detections_by_subject(operations: pd.DataFrame) -> pd.DataFrame:
         wide.columns = [f"{label}: {name}" for name in wide.columns]
         parts.append(wide)
     return pd.concat(parts, axis=1).fillna(0).reset_index()
-
-
-def _within(series: pd.Series | None, months: pd.DatetimeIndex) -> pd.Series:
-    """Return ``series`` as floats on ``months``, NaN where it has no value."""
-    if series is None:
-        return pd.Series(np.nan, index=months, dtype=float)
-    return series.astype(float).reindex(months)
-
-
-def _within_frame(
-    frame: pd.DataFrame | None, months: pd.DatetimeIndex, columns: pd.Index
-) -> pd.DataFrame:
-    if frame is None:
-        return pd.DataFrame(0.0, index=months, columns=columns)
-    by_month = frame.set_index("month")[list(columns)].astype(float)
-    return by_month.reindex(months, fill_value=0.0)
