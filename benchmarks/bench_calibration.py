@@ -1,10 +1,10 @@
 """Time calibration on 10,000 clients x 60 months next to a bare statsmodels fit.
 
-The observation table is built in memory with numpy: each client has a latent
-health that drifts month to month, five noisy components derived from it
-(NPS missing in a quarter of the rows), annual renewals and churn at a renewal
-with a probability that falls with latent health. Three timings on the same
-rows, each the median of :data:`REPEATS` runs:
+The observation table is built in memory with numpy. Each client has a latent
+health that drifts month to month and five noisy components derived from it,
+with NPS missing in a quarter of the rows. Clients renew once a year and churn
+at a renewal with a probability that falls with latent health. There are three
+timings on the same rows, each the median of :data:`REPEATS` runs:
 
 - bare: ``statsmodels`` ``Logit`` with cluster-robust errors on the complete
   rows, nothing else;
@@ -48,7 +48,7 @@ def synthetic_observations(
     drift = np.cumsum(rng.normal(0, 2, (n_clients, n_months)), axis=1)
     latent = np.clip(level[:, None] + drift, 0, 100)
 
-    # One renewal a year at a client-specific month; churn ends the client.
+    # One renewal a year at a client-specific month. Churn ends the client.
     first_renewal = rng.integers(1, 13, n_clients)
     churn_month = np.full(n_clients, n_months + HORIZON)
     for year in range(n_months // 12 + 1):

@@ -152,3 +152,23 @@ def test_calibrate_data_does_not_write(sample_dir: Path, tmp_path: Path) -> None
         result.backtest.test_first.month - result.backtest.train_last.month
     )
     assert gap == 10
+
+
+def test_test_start_moves_the_split(sample_dir: Path) -> None:
+    data = load_dataset(sample_dir)
+    result = calibrate_data(data, load_model(), test_start="2025-07")
+    assert f"{result.backtest.test_first:%Y-%m}" == "2025-07"
+    assert f"{result.backtest.train_last:%Y-%m}" == "2024-06"
+
+
+@pytest.mark.parametrize("start", ["July", "2025-13"])
+def test_invalid_test_start_raises(sample_dir: Path, start: str) -> None:
+    data = load_dataset(sample_dir)
+    with pytest.raises(ConfigError, match=f"Invalid test start '{start}'"):
+        calibrate_data(data, load_model(), test_start=start)
+
+
+def test_test_start_outside_history_raises(sample_dir: Path) -> None:
+    data = load_dataset(sample_dir)
+    with pytest.raises(CalibrationError, match="too short for a backtest"):
+        calibrate_data(data, load_model(), test_start="2024-01")

@@ -250,3 +250,12 @@ def test_dataframe_and_parquet_inputs(tmp_path: Path) -> None:
 def test_missing_table_raises(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         calibrate_table(tmp_path / "absent.csv", "left", ["usage"])
+
+
+def test_parquet_missing_number_names_row(tmp_path: Path) -> None:
+    frame = _table()
+    frame.loc[6, "usage"] = np.nan
+    parquet = tmp_path / "customers.parquet"
+    frame.to_parquet(parquet)
+    with pytest.raises(DataValidationError, match="row 8, column `usage`: blank"):
+        calibrate_table(parquet, "left", ["usage", "plan"])

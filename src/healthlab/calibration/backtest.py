@@ -11,6 +11,7 @@ test periods have the same number of observation months.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from healthlab.calibration.findings import Finding
 from healthlab.calibration.observations import OUTCOME, ObservationTable
 from healthlab.calibration.pipeline import CalibratedModel, fit_score_model
 from healthlab.calibration.weights import fit_churn_risk, risk_at, score_rows
-from healthlab.errors import CalibrationError
+from healthlab.errors import CalibrationError, ConfigError
 from healthlab.model import ChurnRisk, ScoreModel
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def split_months(
         train_months = (span + 1 - table.horizon) // 2
         start = first + horizon + pd.DateOffset(months=max(train_months, 0))
     else:
-        start = pd.Timestamp(test_start).to_period("M").to_timestamp()
+        start = _parse_month(test_start)
     train_last = start - horizon - pd.DateOffset(months=1)
     if train_last < first or start > last:
         raise CalibrationError(
@@ -106,6 +107,17 @@ def split_months(
             "or a longer history."
         )
     return train_last, start
+
+
+def _parse_month(value: str | pd.Timestamp) -> pd.Timestamp:
+    if isinstance(value, pd.Timestamp):
+        return value.to_period("M").to_timestamp()
+    match = re.fullmatch(r"(\d{4})-(\d{2})(-\d{2})?", str(value).strip())
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        raise ConfigError(
+            f"Invalid test start {value!r}; give a month such as 2025-04."
+        )
+    return pd.Timestamp(int(match.group(1)), int(match.group(2)), 1)
 
 
 def run_backtest(

@@ -24,7 +24,7 @@ def plot_coefficients(derived: DerivedWeights) -> Figure:
     """Plot each component's coefficient with its confidence interval.
 
     Points are coloured by the weight decision (``evidence``, ``no
-    evidence``, ``wrong sign``); a coefficient below 0 means less churn.
+    evidence``, ``wrong sign``). A coefficient below 0 means less churn.
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
