@@ -2,10 +2,10 @@
 
 For each sample portfolio (default ``generate_portfolio`` settings, 36 months)
 the benchmark times one ``run_monitor`` call for the last month and one full
-``run_backtest`` replay, as medians of repeated runs, and prints the backtest
+``run_backtest`` replay, as medians of repeated runs. It prints the backtest
 figures with the default model: median lead time of caught churns, precision of
 churn-signal alerts against the base rate, recall, and alerts per client per
-quarter. The figures are deterministic for a seed; the timings are not.
+quarter. The figures are deterministic for a seed, but the timings are not.
 
 Run with ``python -m benchmarks monitor``.
 """

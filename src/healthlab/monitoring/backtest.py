@@ -16,9 +16,9 @@ Definitions, all in calendar terms:
   every alert: the share of client months, with the horizon inside the data,
   followed by a churn within the horizon. Lift is precision over base rate.
 - A churn is *caught* when the client had an alert dated in the horizon before
-  the churn; recall is the share of churns caught. Its lead time is the number
-  of days from the earliest such alert to the churn; the lead time from the
-  latest alert is reported too, as the shortest warning the client had.
+  the churn, and recall is the share of churns caught. Its lead time is the
+  number of days from the earliest such alert to the churn. The lead time from
+  the latest alert is reported too, as the shortest warning the client had.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ class ProjectedCrossingRule(RuleSettings):
     """Alert when a linear fit of the recent scores crosses into a worse band soon.
 
     The score is fitted by least squares over the last ``fit_months`` months and
-    projected ``horizon_months`` ahead; the rule fires when the projection falls
+    projected ``horizon_months`` ahead. The rule fires when the projection falls
     below the lower edge of the current band and the slope is at most
     ``-min_slope`` points per month.
     """

@@ -4,13 +4,14 @@ For a reference sample ``r`` and a current sample ``c`` binned alike,
 
     PSI = sum_b (c_b - r_b) * ln(c_b / r_b)
 
-where ``r_b`` and ``c_b`` are the shares of each sample in bin ``b``. The bins are
-the deciles of the reference sample (``bins=10``), so each holds about a tenth of
-the reference; the outer bins are open-ended, so every current value falls in
-one. Ties can merge quantile edges (a score capped at 100, for example), and the
-duplicate edges are then dropped, which leaves fewer bins. A bin that one sample
-leaves empty would make the logarithm infinite, so a share of zero is replaced by
-``epsilon`` (default ``1e-4``); the shares are not renormalised after that.
+where ``r_b`` and ``c_b`` are the shares of each sample in bin ``b``. The bins
+are the deciles of the reference sample (``bins=10``), so each contains about a
+tenth of the reference. The outer bins are open-ended, so every current value
+falls in one. Ties can merge quantile edges (a score capped at 100, for
+example), and the duplicate edges are then dropped, which leaves fewer bins.
+A bin that one sample leaves empty would make the logarithm infinite, so a
+share of zero is replaced by ``epsilon`` (default ``1e-4``). The shares are not
+renormalised after that.
 
 The usual reading in credit-risk model monitoring: below 0.10 the
 population is stable, 0.10 to 0.25 is a moderate shift worth a look, and 0.25 or
@@ -63,8 +64,9 @@ def reference_edges(reference: np.ndarray, bins: int = 10) -> np.ndarray:
 def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Return the share of ``values`` in each bin of ``edges``.
 
-    Bin ``i`` holds values in ``(edges[i-1], edges[i]]``; the first bin is open
-    below and the last open above, so there are ``len(edges) + 1`` bins.
+    Bin ``i`` contains the values in ``(edges[i-1], edges[i]]``. The first bin
+    is open below and the last open above, so there are ``len(edges) + 1``
+    bins.
     """
     positions = np.searchsorted(edges, values, side="left")
     counts = np.bincount(positions, minlength=len(edges) + 1)

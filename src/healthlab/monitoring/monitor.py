@@ -175,15 +175,15 @@ def evaluate_client(
 
     # Only months in which the client has a score can raise an alert, and a rule
     # with `below_score` only while the score is below it.
-    kept = []
+    gated = []
     for finding in findings:
         score = client.score.get(finding.month)
         if score is None or not np.isfinite(score):
             continue
         ceiling = ruleset.get(finding.rule).below_score
         if ceiling is None or score < ceiling:
-            kept.append(finding)
-    return kept
+            gated.append(finding)
+    return gated
 
 
 def find_alerts(data: Dataset, model: ScoreModel, scores: pd.DataFrame) -> pd.DataFrame:
@@ -384,9 +384,9 @@ def monitor_dataset(
 def write_alerts(alerts: pd.DataFrame, target: str | Path) -> Path:
     """Write alerts to CSV or JSON atomically, chosen by the file suffix.
 
-    JSON holds a list of alerts with the evidence nested as
-    ``{"value", "baseline", "start", "end", **details}``; CSV flattens it into
-    ``evidence_*`` columns with the details as a JSON object in
+    JSON contains a list of alerts with the evidence nested as
+    ``{"value", "baseline", "start", "end", **details}``. CSV flattens it into
+    ``evidence_*`` columns, with the details as a JSON object in
     ``evidence_details``.
 
     Raises

@@ -268,7 +268,7 @@ def drift_table(portfolio: Portfolio, months_back: int = 12) -> pd.DataFrame:
     Each client scored in the evaluation month is one observation of the
     current sample, and each client scored ``months_back`` months earlier one
     of the reference sample. A year apart by default, so that seasonality does
-    not count as drift. ``attrs`` holds both months.
+    not count as drift. ``attrs`` contains both months.
     """
     reference_month = portfolio.as_of - pd.DateOffset(months=months_back)
     scores = portfolio.scores

@@ -17,8 +17,6 @@ from healthlab.monitoring.backtest import BacktestResult
 from healthlab.monitoring.drift import PSI_MODERATE, PSI_SIGNIFICANT
 from healthlab.reports import markup
 
-_SCORE = {"score": "Score"}
-
 
 def overview(
     pf: portfolio.Portfolio, alerts: pd.DataFrame, result: BacktestResult
@@ -162,12 +160,12 @@ def alert_list(alerts: pd.DataFrame) -> str:
     summary = ", ".join(
         f"{int(counts.get(level, 0))} {level}" for level in ("high", "medium", "low")
     )
-    shown = alerts.assign(rule_name=alerts["rule"].str.replace("_", " "))
-    steps = shown.drop_duplicates("rule").sort_values("rule")
+    named = alerts.assign(rule_name=alerts["rule"].str.replace("_", " "))
+    steps = named.drop_duplicates("rule").sort_values("rule")
     return (
         markup.paragraph(f"{len(alerts)} alerts: {summary}.")
         + markup.table(
-            shown,
+            named,
             {
                 "severity": "Severity",
                 "client_name": "Client",

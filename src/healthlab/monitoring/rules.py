@@ -3,7 +3,7 @@
 Every rule takes monthly series indexed by first-of-month timestamps and returns
 one :class:`Finding` for each month in which it fires. A finding for month ``m``
 uses only values dated in or before ``m``, so evaluating the whole history at once
-gives the same findings as evaluating each month as it happens; the monitor and
+gives the same findings as evaluating each month as it happens. The monitor and
 the backtest both rely on that. Missing months are treated as missing values,
 never as zeros.
 """
@@ -158,9 +158,9 @@ def projected_band_crossing(
     Returns
     -------
     list of Finding
-        ``value`` is the projected score at the crossing month, ``baseline`` the
-        band edge; ``details`` holds the slope, the crossing month and how many
-        months ahead it is.
+        ``value`` is the projected score at the crossing month and ``baseline``
+        the band edge. ``details`` contains the slope, the crossing month and
+        how many months ahead it is.
     """
     series = _complete_months(score)
     width = settings.fit_months
@@ -235,7 +235,7 @@ def control_chart(
 
     The chart is described on :class:`~healthlab.monitoring.config.ControlChartRule`.
     The baseline covers the ``baseline_months`` calendar months from the first
-    observation; the chart starts after it, so a client needs more history than
+    observation. The chart starts after it, so a client needs more history than
     the baseline before this rule can fire.
 
     Parameters
@@ -379,17 +379,21 @@ def missed_qbr(
     """
     if len(months) == 0:
         return []
-    held = np.sort(pd.to_datetime(pd.Series(meeting_dates)).to_numpy("datetime64[ns]"))
+    meetings = np.sort(
+        pd.to_datetime(pd.Series(meeting_dates)).to_numpy("datetime64[ns]")
+    )
     ordered = pd.DatetimeIndex(months).sort_values()
     month_ends = ordered + pd.offsets.MonthEnd(0)
     data_start = ordered[0]
     allowed = settings.expected_interval_days + settings.grace_days
 
     # Index of the latest meeting on or before each month end; -1 when none.
-    latest = np.searchsorted(held, month_ends.to_numpy("datetime64[ns]"), "right") - 1
+    latest = (
+        np.searchsorted(meetings, month_ends.to_numpy("datetime64[ns]"), "right") - 1
+    )
     findings = []
     for month, month_end, position in zip(ordered, month_ends, latest, strict=True):
-        since = pd.Timestamp(held[position]) if position >= 0 else data_start
+        since = pd.Timestamp(meetings[position]) if position >= 0 else data_start
         gap = (month_end - since).days
         if gap <= allowed:
             continue
@@ -445,10 +449,10 @@ def detractor_response(
     month_numbers = (response_months.dt.year * 12 + response_months.dt.month).to_numpy()
     response_scores = responses["score"].to_numpy(float)
     is_detractor = response_scores <= settings.max_score
-    wanted = set(pd.DatetimeIndex(months))
+    tested = set(pd.DatetimeIndex(months))
 
     findings = []
-    for month in sorted(set(response_months[is_detractor]) & wanted):
+    for month in sorted(set(response_months[is_detractor]) & tested):
         number = month.year * 12 + month.month
         in_month = month_numbers == number
         detractors = response_scores[in_month & is_detractor]
@@ -495,8 +499,9 @@ def emerging_threat(
     against the mean monthly count of the ``baseline_months`` before them with the
     one-sided Poisson test described on
     :class:`~healthlab.monitoring.config.EmergingThreatRule`. A month gives at most
-    one finding: the column with the smallest p-value (then the largest ratio,
-    then the name); the other columns that passed are listed in ``details``.
+    one finding, for the column with the smallest p-value (then the largest
+    ratio, then the name). The other columns that passed are listed in
+    ``details``.
 
     Parameters
     ----------

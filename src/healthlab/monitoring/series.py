@@ -21,7 +21,7 @@ from healthlab.dataset import Dataset
 class ClientSeries:
     """The monthly inputs of every rule for one client.
 
-    ``months`` are the months in which the client has a score; every series is
+    ``months`` are the months in which the client has a score. Every series is
     restricted to them, so no rule fires before the client's data starts or
     after it stops (at churn).
     """
