@@ -28,7 +28,8 @@ def _modules(selected: list[str]) -> list[str]:
         wanted = {f"bench_{name.removeprefix('bench_')}" for name in selected}
         unknown = wanted - set(names)
         if unknown:
-            sys.exit(f"unknown benchmark(s): {', '.join(sorted(unknown))}; have {names}")
+            listed = ", ".join(sorted(unknown))
+            sys.exit(f"unknown benchmark(s): {listed}; available: {names}")
         names = [name for name in names if name in wanted]
     return names
 

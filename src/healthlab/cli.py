@@ -370,9 +370,38 @@ def demo(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the sample data and reports.")
     ] = Path("reports/demo"),
+    clients: Annotated[
+        int, typer.Option(min=20, help="Clients in the sample portfolio.")
+    ] = 300,
+    months: Annotated[int, typer.Option(min=24, help="Months of history.")] = 36,
+    seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 0,
+    reports: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Clients to render QBR reports for; 0 renders every client."
+        ),
+    ] = 24,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="Parallel report workers; CPUs if unset.")
+    ] = None,
 ) -> None:
-    """Run the whole job on the sample portfolio: sample, validate, score, render."""
-    raise HealthlabError("`healthlab demo` is not available yet.")
+    """Run the whole job on the sample portfolio: sample, validate, score,
+    calibrate, monitor and render the reports."""
+    from healthlab.demo import run_demo
+
+    result = run_demo(
+        out,
+        n_clients=clients,
+        n_months=months,
+        seed=seed,
+        n_reports=reports,
+        jobs=jobs,
+        echo=typer.echo,
+    )
+    typer.echo("")
+    typer.echo(str(result))
+    if result.failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:
