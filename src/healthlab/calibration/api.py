@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -234,8 +233,9 @@ def _with_provenance(result: CalibrationResult, previous_file: Path) -> ScoreMod
         final.weights.table[["status", "weight"]], how="left"
     )
     provenance: dict[str, Any] = {
+        # No timestamp: the same data and options give a byte-identical file, so
+        # reports rendered from it are not re-rendered needlessly.
         "created_by": f"healthlab {__version__} calibrate",
-        "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "data": {
             "source": str(result.dataset),
             "fingerprint": result.fingerprint,
