@@ -175,9 +175,10 @@ def evaluate_client(
 
     # Only months in which the client has a score can raise an alert, and a rule
     # with `below_score` only while the score is below it.
+    scores = client.score.to_dict()
     gated = []
     for finding in findings:
-        score = client.score.get(finding.month)
+        score = scores.get(finding.month)
         if score is None or not np.isfinite(score):
             continue
         ceiling = ruleset.get(finding.rule).below_score

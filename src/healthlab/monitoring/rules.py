@@ -73,25 +73,26 @@ def score_drop(score: pd.Series, settings: ScoreDropRule) -> list[Finding]:
     series = _complete_months(score)
     earlier = series.shift(settings.months)
     drop = earlier - series
+    now, before, fall = series.to_dict(), earlier.to_dict(), drop.to_dict()
     findings = []
     for month in drop.index[drop >= settings.points - 1e-9]:
-        start = month - pd.DateOffset(months=settings.months)
+        start = _add_months(month, -settings.months)
         explanation = (
-            f"The health score fell {drop[month]:.1f} points in "
-            f"{settings.months} months, from {earlier[month]:.1f} in "
-            f"{_label(start)} to {series[month]:.1f} in {_label(month)}."
+            f"The health score fell {fall[month]:.1f} points in "
+            f"{settings.months} months, from {before[month]:.1f} in "
+            f"{_label(start)} to {now[month]:.1f} in {_label(month)}."
         )
         findings.append(
             Finding(
                 rule="score_drop",
                 month=month,
                 severity=settings.severity,
-                value=float(series[month]),
-                baseline=float(earlier[month]),
+                value=float(now[month]),
+                baseline=float(before[month]),
                 window_start=start,
                 window_end=month,
                 explanation=explanation,
-                details={"drop": round(float(drop[month]), 6)},
+                details={"drop": round(float(fall[month]), 6)},
             )
         )
     return findings
@@ -120,7 +121,7 @@ def band_downgrade(
 
     findings = []
     for month in series.index[fired.to_numpy()]:
-        start = month - pd.DateOffset(months=settings.confirm_months)
+        start = _add_months(month, -settings.confirm_months)
         old_band = bands[int(before[month])].name
         new_band = bands[int(ranks[month])].name
         explanation = (
@@ -192,8 +193,8 @@ def projected_band_crossing(
             continue
 
         months_ahead = int(ahead[below[0]])
-        crossing = month + pd.DateOffset(months=months_ahead)
-        start = month - pd.DateOffset(months=width - 1)
+        crossing = _add_months(month, months_ahead)
+        start = _add_months(month, -(width - 1))
         explanation = (
             f"At the trend of {slope:.1f} points a month since {_label(start)}, "
             f"the score ({current:.1f} in {_label(month)}) is projected to fall "
@@ -260,8 +261,8 @@ def control_chart(
     if observed.empty:
         return []
 
-    start = observed.index[0]
-    baseline_end = start + pd.DateOffset(months=settings.baseline_months)
+    start = pd.Timestamp(observed.index[0])
+    baseline_end = _add_months(start, settings.baseline_months)
     baseline = observed[observed.index < baseline_end]
     if len(baseline) < settings.min_baseline_points:
         return []
@@ -271,8 +272,10 @@ def control_chart(
     weight = settings.smoothing
     statistic = mean
     findings = []
+    monitored = observed[observed.index >= baseline_end]
     for step, (month, value) in enumerate(
-        observed[observed.index >= baseline_end].items(), start=1
+        zip(pd.DatetimeIndex(monitored.index), monitored.tolist(), strict=True),
+        start=1,
     ):
         statistic = weight * value + (1 - weight) * statistic
         spread = math.sqrt(weight / (2 - weight) * (1 - (1 - weight) ** (2 * step)))
@@ -327,12 +330,13 @@ def utilisation_drop(
     relative = 1 - series / trailing
     fired = (trailing > 0) & (relative >= settings.drop_fraction - 1e-12)
 
+    now, mean, fall = series.to_dict(), trailing.to_dict(), relative.to_dict()
     findings = []
     for month in series.index[fired.to_numpy()]:
-        start = month - pd.DateOffset(months=settings.trailing_months)
+        start = _add_months(month, -settings.trailing_months)
         explanation = (
-            f"Utilisation fell to {series[month]:.0%} of seats in {_label(month)}, "
-            f"{relative[month]:.0%} below its mean of {trailing[month]:.0%} over "
+            f"Utilisation fell to {now[month]:.0%} of seats in {_label(month)}, "
+            f"{fall[month]:.0%} below its mean of {mean[month]:.0%} over "
             f"the previous {settings.trailing_months} months."
         )
         findings.append(
@@ -340,12 +344,12 @@ def utilisation_drop(
                 rule="utilisation_drop",
                 month=month,
                 severity=settings.severity,
-                value=float(series[month]),
-                baseline=round(float(trailing[month]), 12),
+                value=float(now[month]),
+                baseline=round(float(mean[month]), 12),
                 window_start=start,
                 window_end=month,
                 explanation=explanation,
-                details={"drop_fraction": round(float(relative[month]), 6)},
+                details={"drop_fraction": round(float(fall[month]), 6)},
             )
         )
     return findings
@@ -459,7 +463,7 @@ def detractor_response(
         earlier = response_scores[
             (month_numbers >= number - 12) & (month_numbers < number)
         ]
-        start = month - pd.DateOffset(months=12)
+        start = _add_months(month, -12)
         baseline = float(earlier.mean()) if len(earlier) else math.nan
         lowest = int(detractors.min())
         if len(earlier):
@@ -563,8 +567,8 @@ def emerging_threat(
         p_value, negative_ratio, subject, column = subjects[0]
         observed = float(recent[row, column])
         baseline = float(expected[row, column])
-        recent_start = month - pd.DateOffset(months=settings.recent_months - 1)
-        start = recent_start - pd.DateOffset(months=settings.baseline_months)
+        recent_start = _add_months(month, -(settings.recent_months - 1))
+        start = _add_months(recent_start, -settings.baseline_months)
         explanation = (
             f"Detections for {subject} rose to {observed:.0f} in the "
             f"{settings.recent_months} months to {_label(month)}, against "
@@ -632,6 +636,12 @@ def _complete_months(series: pd.Series) -> pd.Series:
     if span == len(ordered) and ordered.index.is_unique:
         return ordered
     return ordered.reindex(_month_range(ordered.index))
+
+
+def _add_months(month: pd.Timestamp, count: int) -> pd.Timestamp:
+    """Return the first day of the month ``count`` months after ``month``."""
+    index = month.year * 12 + month.month - 1 + count
+    return pd.Timestamp(year=index // 12, month=index % 12 + 1, day=1)
 
 
 def _label(month: pd.Timestamp) -> str:
