@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import BASE_TABLES, make_dataset
+from dataset_factory import BASE_TABLES, make_dataset
 
 from healthlab.dataset import Dataset, load_dataset
 from healthlab.errors import DataValidationError, HealthlabError, ParameterError
