@@ -115,7 +115,11 @@ def cut_dataset(data: Dataset, as_of: pd.Timestamp) -> Dataset:
 
     Rows dated after that month are dropped from every table, and clients whose
     contract starts after it are dropped. The ``renewal_date`` column of the
-    clients table is kept as is, because it is a contract fact known in advance.
+    clients table is kept as is.
+
+    NOTE: for a client that renewed after ``as_of``, ``renewal_date`` is a later
+    date than the one known then. Scoring reads only the renewals table for
+    churn, and no rule reads ``renewal_date``.
     """
     month_end = as_of + pd.offsets.MonthEnd(0)
     clients = data.clients[pd.to_datetime(data.clients["contract_start"]) <= month_end]
@@ -331,6 +335,12 @@ def run_monitor(
         scores = score_dataset(cut, model)
     month = _resolve_as_of(scores, as_of, data)
     scores = scores[scores["month"] <= month]
+    # Only clients scored in the month can be alerted, and the cooldown of one
+    # client depends on its own history alone.
+    current_clients = scores.loc[
+        (scores["month"] == month) & scores["score"].notna(), "client_id"
+    ]
+    scores = scores[scores["client_id"].isin(set(current_clients))]
     cut = cut_dataset(data, month)
 
     findings = find_alerts(cut, model, scores)
