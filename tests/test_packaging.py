@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
 import tomllib
@@ -105,3 +107,24 @@ def test_cli_help(command: list[str]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
+
+
+def test_atomic_write_uses_umask_permissions(tmp_path: Path) -> None:
+    from healthlab._io import write_text_atomic
+
+    previous = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "report.html", "<p>ok</p>")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o644
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    from healthlab._io import atomic_path
+
+    target = tmp_path / "scores.csv"
+    with pytest.raises(RuntimeError, match="interrupted"), atomic_path(target) as temp:
+        temp.write_text("partial")
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []

@@ -29,11 +29,20 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     )
     os.close(handle)
     temporary = Path(name)
+    # mkstemp creates the file private (0600); give the result the permissions
+    # an ordinary open() would, so shared report folders stay readable.
+    temporary.chmod(0o666 & ~_current_umask())
     try:
         yield temporary
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(target: str | Path, text: str) -> None:
