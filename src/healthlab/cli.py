@@ -331,7 +331,11 @@ def render(
     model: ModelOpt = None,
     timeout: Annotated[
         float,
-        typer.Option("--timeout", help="Seconds one report may run before it fails."),
+        typer.Option(
+            "--timeout",
+            help="Seconds a report may execute, once its kernel is ready, before "
+            "it is stopped and recorded as failed.",
+        ),
     ] = 300.0,
     alerts: Annotated[
         Path | None,

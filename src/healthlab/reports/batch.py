@@ -33,6 +33,7 @@ the files themselves are written by the batch process.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -65,7 +66,12 @@ from healthlab.reports.naming import report_stems
 from healthlab.reports.parameters import AUDIENCES, read_alerts_file
 from healthlab.reports.quarters import Quarter
 from healthlab.reports.slicing import SliceIndex, tables_hash, write_slice
-from healthlab.reports.worker import RenderOutcome, RenderTask, render_one
+from healthlab.reports.worker import (
+    RenderOutcome,
+    RenderTask,
+    render_one,
+    warm_worker,
+)
 from healthlab.tables import SEGMENTS
 
 logger = logging.getLogger(__name__)
@@ -75,6 +81,8 @@ NOTEBOOK_NAME = "qbr-report.ipynb"
 DEFAULT_TIMEOUT = 300.0
 KERNEL_RETRIES = 2
 MAX_TASKS_PER_WORKER = 50
+CONNECT_TIMEOUT = 10
+"""Seconds to wait for a Dask scheduler before giving up."""
 
 
 @dataclass
@@ -253,11 +261,47 @@ def _remove_outputs(folder: Path, stem: str) -> None:
 
 
 class _Runner:
-    """Runs tasks on a process pool or a Dask cluster, yielding outcomes."""
+    """Runs tasks on a process pool or a Dask cluster, yielding outcomes.
 
-    def __init__(self, jobs: int, scheduler: str | None) -> None:
+    :meth:`start` spawns the pool's workers at once, so they import the
+    export libraries and boot their first kernel while the batch process
+    slices the dataset.
+    """
+
+    def __init__(self, jobs: int, scheduler: str | None, kernel_name: str) -> None:
         self.jobs = jobs
         self.scheduler = scheduler
+        self.kernel_name = kernel_name
+        self.pool: Any = None
+        self.used = False
+
+    def start(self, reports: int | None = None) -> None:
+        if self.scheduler:
+            return
+        if reports is not None:
+            self.jobs = max(1, min(self.jobs, reports))
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # Spawned workers start clean: no threads or open files of the batch
+        # process are inherited. Workers are replaced after a number of reports
+        # so that memory stays flat over long batches.
+        self.pool = ProcessPoolExecutor(
+            max_workers=self.jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=warm_worker,
+            initargs=(self.kernel_name,),
+            max_tasks_per_child=MAX_TASKS_PER_WORKER,
+        )
+        for _ in range(self.jobs):
+            self.pool.submit(os.getpid)
+
+    def close(self) -> None:
+        # Without any report submitted there is nothing to wait for: the
+        # workers exit after their warm-up and stop their spare kernels.
+        if self.pool is not None:
+            self.pool.shutdown(wait=self.used, cancel_futures=True)
+            self.pool = None
 
     def run(self, tasks: Sequence[RenderTask]) -> Iterator[RenderOutcome]:
         if not tasks:
@@ -268,32 +312,34 @@ class _Runner:
             yield from self._run_pool(tasks)
 
     def _run_pool(self, tasks: Sequence[RenderTask]) -> Iterator[RenderOutcome]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
 
-        # Spawned workers start clean: no threads or open files of the batch
-        # process are inherited. Workers are replaced after a number of reports
-        # so that memory stays flat over long batches.
-        context = multiprocessing.get_context("spawn")
-        workers = min(self.jobs, len(tasks))
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=context,
-            max_tasks_per_child=MAX_TASKS_PER_WORKER,
-        ) as pool:
-            futures = {pool.submit(render_one, task): task for task in tasks}
-            try:
-                for future in as_completed(futures):
-                    yield self._outcome(futures[future], future)
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        if self.pool is None:
+            self.start()
+        self.used = True
+        # The last report of each worker needs no spare kernel after it.
+        last_spares = len(tasks) - self.jobs
+        futures = {
+            self.pool.submit(
+                render_one, dataclasses.replace(task, start_spare=index < last_spares)
+            ): task
+            for index, task in enumerate(tasks)
+        }
+        try:
+            for future in as_completed(futures):
+                yield self._outcome(futures[future], future)
+        except BaseException:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+            raise
 
     def _run_dask(self, tasks: Sequence[RenderTask]) -> Iterator[RenderOutcome]:
         from distributed import Client, as_completed
 
         try:
-            client = Client(self.scheduler, set_as_default=False, timeout=30)
+            client = Client(
+                self.scheduler, set_as_default=False, timeout=CONNECT_TIMEOUT
+            )
         except (OSError, TimeoutError) as error:
             raise ParameterError(
                 f"Cannot connect to the Dask scheduler at {self.scheduler!r}: {error}"
@@ -383,8 +429,8 @@ def render_batch(
     model
         Score model YAML; the packaged default when None.
     timeout
-        Seconds one report may take to execute before it is stopped and
-        recorded as failed.
+        Seconds one report's notebook may execute, counted from the moment its
+        kernel is ready, before it is stopped and recorded as failed.
     progress
         Show a progress bar on standard error.
     alerts
@@ -422,133 +468,142 @@ def render_batch(
     model_path = Path(model).resolve() if model else default_model_path()
     score_model = load_model(model_path)
 
-    data = load_dataset(dataset, mapping=mapping)
-    months = pd.concat(
-        [data.usage[["client_id", "month"]], data.operations[["client_id", "month"]]]
-    )
-    selected = _select_clients(data.clients, months, period, clients, segment)
-    stems = report_stems(
-        zip(
-            selected["client_id"].astype(str),
-            selected["client_name"].astype(str),
-            strict=True,
+    runner = _Runner(jobs or os.cpu_count() or 1, scheduler, kernel_name)
+    try:
+        data = load_dataset(dataset, mapping=mapping)
+        months = pd.concat(
+            [
+                data.usage[["client_id", "month"]],
+                data.operations[["client_id", "month"]],
+            ]
         )
-    )
-    alerts_frame = None if alerts is None else read_alerts_file(alerts)
-    scores = _scores(data, score_model) if audience == "internal" else None
-
-    common_inputs = {
-        "notebook": _file_sha256(notebook_path),
-        "model": _file_sha256(model_path),
-        "template": _template_hash(),
-    }
-    dataset_last = months["month"].max()
-    plans = _plan(
-        data=SliceIndex.of_dataset(data),
-        selected=selected,
-        stems=stems,
-        period=period,
-        audience=audience,
-        formats=chosen_formats,
-        common_inputs=common_inputs,
-        dataset_last=dataset_last,
-        scores=scores,
-        alerts=alerts_frame,
-        kernel_name=kernel_name,
-    )
-
-    quarter_text = str(period)
-    manifest_file = manifest_path(out, quarter_text, audience)
-    entries = read_manifest(manifest_file)
-    share_folder = out / quarter_text / audience
-    work_root = internal_folder(out, quarter_text) / "work" / audience
-    failed_folder = internal_folder(out, quarter_text) / "failed" / audience
-    header = {
-        "quarter": quarter_text,
-        "audience": audience,
-        "formats": list(chosen_formats),
-        "healthlab_version": __version__,
-    }
-
-    result = BatchResult(quarter=quarter_text, audience=audience, out=out)
-    tasks: list[RenderTask] = []
-    for plan in plans:
-        entry = plan.entry
-        previous = entries.get(entry.client_id)
-        if (
-            not force
-            and previous is not None
-            and previous.status in ("rendered", "skipped")
-            and previous.input_key == entry.input_key
-            and _outputs_intact(previous, share_folder, chosen_formats)
-        ):
-            previous.status = "skipped"
-            previous.client_name = entry.client_name
-            entries[entry.client_id] = previous
-            result.entries.append(previous)
-            continue
-        work_dir = work_root / entry.file_stem
-        shutil.rmtree(work_dir, ignore_errors=True)
-        slice_dir = work_dir / "data"
-        write_slice(
-            slice_dir,
-            entry.client_id,
-            plan.tables,
-            dataset_last_month=dataset_last,
-            scores=plan.scores,
-            alerts=plan.alerts,
-        )
-        tasks.append(
-            RenderTask(
-                client_id=entry.client_id,
-                stem=entry.file_stem,
-                quarter=quarter_text,
-                audience=audience,
-                formats=chosen_formats,
-                notebook=str(notebook_path),
-                work_dir=str(work_dir),
-                slice_dir=str(slice_dir),
-                model_file=str(model_path),
-                timeout=float(timeout),
-                title=f"{entry.client_name}: quarterly business review {period.label}",
-                footer=f"{entry.client_name} · {period.label}",
-                kernel_name=kernel_name,
-                retries=retries,
-                forbidden=(
-                    str(out),
-                    str(Path(dataset).resolve()),
-                    str(model_path),
-                    str(notebook_path.parent),
-                ),
+        selected = _select_clients(data.clients, months, period, clients, segment)
+        # Workers start once the options are known to be valid, so their
+        # warm-up overlaps with slicing and scoring.
+        runner.start(len(selected))
+        stems = report_stems(
+            zip(
+                selected["client_id"].astype(str),
+                selected["client_name"].astype(str),
+                strict=True,
             )
         )
-        entries[entry.client_id] = entry
-    planned = {plan.entry.client_id: plan.entry for plan in plans}
-    write_manifest(manifest_file, entries, header)
+        alerts_frame = None if alerts is None else read_alerts_file(alerts)
+        scores = _scores(data, score_model) if audience == "internal" else None
 
-    logger.info(
-        "Rendering %d of %d reports for %s (%s edition); %d unchanged",
-        len(tasks),
-        len(plans),
-        quarter_text,
-        audience,
-        len(plans) - len(tasks),
-    )
-    runner = _Runner(jobs or os.cpu_count() or 1, scheduler)
-    try:
-        for outcome in _progress(runner.run(tasks), len(tasks), progress):
-            entry = planned[outcome.client_id]
-            _record(outcome, entry, share_folder, failed_folder, work_root)
+        common_inputs = {
+            "notebook": _file_sha256(notebook_path),
+            "model": _file_sha256(model_path),
+            "template": _template_hash(),
+        }
+        dataset_last = months["month"].max()
+        plans = _plan(
+            data=SliceIndex.of_dataset(data),
+            selected=selected,
+            stems=stems,
+            period=period,
+            audience=audience,
+            formats=chosen_formats,
+            common_inputs=common_inputs,
+            dataset_last=dataset_last,
+            scores=scores,
+            alerts=alerts_frame,
+            kernel_name=kernel_name,
+        )
+
+        quarter_text = str(period)
+        manifest_file = manifest_path(out, quarter_text, audience)
+        entries = read_manifest(manifest_file)
+        share_folder = out / quarter_text / audience
+        work_root = internal_folder(out, quarter_text) / "work" / audience
+        failed_folder = internal_folder(out, quarter_text) / "failed" / audience
+        header = {
+            "quarter": quarter_text,
+            "audience": audience,
+            "formats": list(chosen_formats),
+            "healthlab_version": __version__,
+        }
+
+        result = BatchResult(quarter=quarter_text, audience=audience, out=out)
+        tasks: list[RenderTask] = []
+        for plan in plans:
+            entry = plan.entry
+            previous = entries.get(entry.client_id)
+            if (
+                not force
+                and previous is not None
+                and previous.status in ("rendered", "skipped")
+                and previous.input_key == entry.input_key
+                and _outputs_intact(previous, share_folder, chosen_formats)
+            ):
+                previous.status = "skipped"
+                previous.client_name = entry.client_name
+                entries[entry.client_id] = previous
+                result.entries.append(previous)
+                continue
+            work_dir = work_root / entry.file_stem
+            shutil.rmtree(work_dir, ignore_errors=True)
+            slice_dir = work_dir / "data"
+            write_slice(
+                slice_dir,
+                entry.client_id,
+                plan.tables,
+                dataset_last_month=dataset_last,
+                scores=plan.scores,
+                alerts=plan.alerts,
+            )
+            tasks.append(
+                RenderTask(
+                    client_id=entry.client_id,
+                    stem=entry.file_stem,
+                    quarter=quarter_text,
+                    audience=audience,
+                    formats=chosen_formats,
+                    notebook=str(notebook_path),
+                    work_dir=str(work_dir),
+                    slice_dir=str(slice_dir),
+                    model_file=str(model_path),
+                    timeout=float(timeout),
+                    title=f"{entry.client_name}: business review {period.label}",
+                    footer=f"{entry.client_name} · {period.label}",
+                    kernel_name=kernel_name,
+                    retries=retries,
+                    forbidden=(
+                        str(out),
+                        str(Path(dataset).resolve()),
+                        str(model_path),
+                        str(notebook_path.parent),
+                    ),
+                )
+            )
             entries[entry.client_id] = entry
-            result.entries.append(entry)
-            write_manifest(manifest_file, entries, header)
-    finally:
+        planned = {plan.entry.client_id: plan.entry for plan in plans}
         write_manifest(manifest_file, entries, header)
-        write_csv(manifest_file.with_suffix(".csv"), entries)
-        result.index = write_index(out, quarter_text, period.label)
-        result.manifest = manifest_file
-        result.duration = time.perf_counter() - started
-    return result
+
+        logger.info(
+            "Rendering %d of %d reports for %s (%s edition); %d unchanged",
+            len(tasks),
+            len(plans),
+            quarter_text,
+            audience,
+            len(plans) - len(tasks),
+        )
+        try:
+            for outcome in _progress(runner.run(tasks), len(tasks), progress):
+                entry = planned[outcome.client_id]
+                _record(outcome, entry, share_folder, failed_folder, work_root)
+                entries[entry.client_id] = entry
+                result.entries.append(entry)
+                write_manifest(manifest_file, entries, header)
+        finally:
+            write_manifest(manifest_file, entries, header)
+            write_csv(manifest_file.with_suffix(".csv"), entries)
+            result.index = write_index(out, quarter_text, period.label)
+            result.manifest = manifest_file
+            result.duration = time.perf_counter() - started
+        return result
+    finally:
+        runner.close()
 
 
 def _scores(data: Any, model: ScoreModel) -> pd.DataFrame:

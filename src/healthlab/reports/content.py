@@ -33,6 +33,14 @@ LOW_SUCCESS_RATE = 0.7
 LOW_UTILISATION_SHARE = 0.6
 FEW_NPS_RESPONSES = 5
 
+COMPONENT_LABELS = {
+    "utilisation": "Utilisation",
+    "enforcement": "Enforcement",
+    "nps": "NPS",
+    "impact": "Impact",
+    "engagement": "Engagement",
+}
+
 DIMENSION_LABELS = {"channel": "Channel", "infringement_type": "Type"}
 
 CATEGORY_LABELS: dict[str, str] = {
@@ -152,8 +160,25 @@ def _trailing_months(quarter: Quarter, count: int) -> list[pd.Timestamp]:
     return [last - pd.DateOffset(months=offset) for offset in range(count - 1, -1, -1)]
 
 
-def _quarter_total(frame: pd.DataFrame, quarter: Quarter, column: str) -> float:
-    return float(frame.loc[quarter.contains(frame["month"]), column].sum())
+def _quarter_number(quarter: Quarter) -> int:
+    return quarter.year * 4 + quarter.number - 1
+
+
+def _quarterly_detections(operations: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """Return detections per category (rows) and quarter number (columns)."""
+    months = operations["month"]
+    numbers = months.dt.year * 4 + months.dt.quarter - 1
+    totals = operations.groupby([operations[dimension], numbers.rename("quarter")])[
+        "detections"
+    ].sum()
+    return totals.unstack(fill_value=0).astype(float)
+
+
+def _detections_in(table: pd.DataFrame, category: str, quarter: Quarter) -> float:
+    number = _quarter_number(quarter)
+    if category not in table.index or number not in table.columns:
+        return 0.0
+    return float(table.loc[category, number])  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------
@@ -172,21 +197,15 @@ def detections_by(data: Dataset, quarter: Quarter, dimension: str) -> pd.DataFra
         to the previous quarter, NaN when that was 0), ``year_ago`` (same
         quarter a year before) and ``share`` of the quarter's detections.
     """
-    operations = data.operations
+    table = _quarterly_detections(data.operations, dimension)
     rows = []
     categories = CHANNELS if dimension == "channel" else INFRINGEMENT_TYPES
-    grouped = {
-        name: frame for name, frame in operations.groupby(dimension, observed=True)
-    }
     for category in categories:
-        frame = grouped.get(category)
-        if frame is None:
-            continue
-        now = _quarter_total(frame, quarter, "detections")
-        previous = _quarter_total(frame, quarter.previous(), "detections")
-        year_ago = _quarter_total(frame, quarter.shift(-4), "detections")
+        now = _detections_in(table, category, quarter)
+        previous = _detections_in(table, category, quarter.previous())
+        year_ago = _detections_in(table, category, quarter.shift(-4))
         recent = sum(
-            _quarter_total(frame, quarter.shift(-offset), "detections")
+            _detections_in(table, category, quarter.shift(-offset))
             for offset in range(BASELINE_QUARTERS + 1)
         )
         if recent == 0:
@@ -201,13 +220,13 @@ def detections_by(data: Dataset, quarter: Quarter, dimension: str) -> pd.DataFra
                 "year_ago": year_ago,
             }
         )
-    table = pd.DataFrame(
+    summary = pd.DataFrame(
         rows,
         columns=["category", "name", "detections", "previous", "change", "year_ago"],
     )
-    total = table["detections"].sum()
-    table["share"] = table["detections"] / total if total else math.nan
-    return table.sort_values("detections", ascending=False, ignore_index=True)
+    total = summary["detections"].sum()
+    summary["share"] = summary["detections"] / total if total else math.nan
+    return summary.sort_values("detections", ascending=False, ignore_index=True)
 
 
 def monthly_by(
@@ -506,23 +525,17 @@ def emerging_threats(data: Dataset, quarter: Quarter) -> pd.DataFrame:
         (quarter over baseline), ``p_value`` and ``step`` (a suggested
         protective step).
     """
-    operations = data.operations
     rows = []
     for dimension, categories in (
         ("channel", CHANNELS),
         ("infringement_type", INFRINGEMENT_TYPES),
     ):
-        grouped = {
-            name: frame for name, frame in operations.groupby(dimension, observed=True)
-        }
+        table = _quarterly_detections(data.operations, dimension)
         for category in categories:
-            frame = grouped.get(category)
-            if frame is None:
-                continue
-            now = _quarter_total(frame, quarter, "detections")
+            now = _detections_in(table, category, quarter)
             baseline = (
                 sum(
-                    _quarter_total(frame, quarter.shift(-offset), "detections")
+                    _detections_in(table, category, quarter.shift(-offset))
                     for offset in range(1, BASELINE_QUARTERS + 1)
                 )
                 / BASELINE_QUARTERS
@@ -556,8 +569,8 @@ def emerging_threats(data: Dataset, quarter: Quarter) -> pd.DataFrame:
         "p_value",
         "step",
     ]
-    table = pd.DataFrame(rows, columns=columns)
-    return table.sort_values(
+    threats = pd.DataFrame(rows, columns=columns)
+    return threats.sort_values(
         ["growth", "detections"], ascending=False, ignore_index=True
     )
 
@@ -623,12 +636,11 @@ def health(scores: pd.DataFrame, quarter: Quarter, model: ScoreModel) -> Health 
     else:
         points = [math.nan] * len(COMPONENTS)
         change = math.nan
-    contributions = pd.DataFrame(
-        {"component": [name.capitalize() for name in COMPONENTS], "points": points}
-    )
+    labels = [COMPONENT_LABELS[name] for name in COMPONENTS]
+    contributions = pd.DataFrame({"component": labels, "points": points})
     components = pd.DataFrame(
         {
-            "component": [name.capitalize() for name in COMPONENTS],
+            "component": labels,
             "value": [float(last[name]) for name in COMPONENTS],
         }
     )

@@ -15,6 +15,17 @@ from healthlab.reports import figures
 from healthlab.reports import markup as m
 from healthlab.reports.content import QuarterReport
 
+ALERT_COLUMNS = (
+    "severity",
+    "rule",
+    "subject",
+    "message",
+    "explanation",
+    "playbook",
+    "first_seen",
+)
+"""Alert columns shown, in this order, when the alerts file has them."""
+
 EDITION_NAMES = {
     "client": "Confidential: prepared for the client",
     "internal": "INTERNAL: do not share with the client",
@@ -515,8 +526,16 @@ def alerts_and_meeting(report: QuarterReport) -> str:
     elif alerts.empty:
         parts.append(m.paragraph("No open alerts."))
     else:
-        shown = [column for column in alerts.columns if column != "client_id"]
-        parts.append(m.table(alerts.astype(str), {column: column for column in shown}))
+        preferred = [column for column in ALERT_COLUMNS if column in alerts.columns]
+        shown = preferred or [
+            column for column in alerts.columns if column != "client_id"
+        ]
+        parts.append(
+            m.table(
+                alerts.astype(str),
+                {column: column.replace("_", " ").capitalize() for column in shown},
+            )
+        )
     parts.append(m.heading("Last QBR meeting", 3))
     meeting = report.meeting
     if meeting is None:
