@@ -345,7 +345,8 @@ def test_rejects_non_empty_folder(tmp_path: Path) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
     (folder / "notes.txt").write_text("keep me")
-    with pytest.raises(ConfigError, match=r"data is not empty.*--force"):
+    # --force would not help, so the message must not suggest it alone.
+    with pytest.raises(ConfigError, match=r"notes\.txt\), so it is not replaced even"):
         generate_portfolio(folder, **SMALL)
     assert _files(folder) == {"notes.txt": b"keep me"}
 
@@ -354,7 +355,7 @@ def test_rejects_existing_dataset_without_force(tmp_path: Path) -> None:
     folder = tmp_path / "data"
     generate_portfolio(folder, seed=1, **SMALL)
     before = _files(folder)
-    with pytest.raises(ConfigError, match="--force"):
+    with pytest.raises(ConfigError, match="already holds a dataset.*--force"):
         generate_portfolio(folder, seed=2, **SMALL)
     assert _files(folder) == before
 
@@ -418,6 +419,14 @@ def test_rejects_file_as_folder(tmp_path: Path) -> None:
     target.write_text("x")
     with pytest.raises(ConfigError, match=r"data\.csv: it is a file"):
         generate_portfolio(target, **SMALL)
+
+
+def test_rejects_folder_under_a_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("keep me")
+    with pytest.raises(ConfigError, match=r"notes\.txt is a file, not a folder"):
+        generate_portfolio(blocker / "data", **SMALL)
+    assert blocker.read_text() == "keep me"
 
 
 def test_failed_write_leaves_nothing(

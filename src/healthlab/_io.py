@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from healthlab.errors import ConfigError
+from healthlab.tables import TABLES
 
 
 @contextlib.contextmanager
@@ -21,12 +22,25 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     atomic: readers see the old file or the complete new one, never a partial
     one. On any exception the temporary file is removed and ``target`` is left
     as it was.
+
+    Raises
+    ------
+    ConfigError
+        If ``target`` is a folder, or its folder cannot be created or written.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
+    if target.is_dir():
+        raise ConfigError(f"Cannot write {target}: it is a folder; give a file name.")
+    ensure_folder(target.parent)
+    try:
+        handle, name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
+    except OSError as error:
+        raise ConfigError(
+            f"Cannot write {target}: {error.strerror or error}. Choose a folder "
+            "you can write to."
+        ) from None
     os.close(handle)
     temporary = Path(name)
     # mkstemp creates the file private (0600); give the result the permissions
@@ -37,6 +51,52 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def ensure_folder(folder: str | Path) -> Path:
+    """Create ``folder`` and its parents unless they exist.
+
+    Raises
+    ------
+    ConfigError
+        If part of the path is a file, or the folder cannot be created.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        blocker = next(
+            (part for part in (folder, *folder.parents) if part.is_file()), None
+        )
+        reason = (
+            f"{blocker} is a file, not a folder"
+            if blocker is not None
+            else error.strerror or str(error)
+        )
+        raise ConfigError(
+            f"Cannot create the folder {folder}: {reason}. Choose another path."
+        ) from None
+    return folder
+
+
+def check_not_input(target: str | Path, dataset: str | Path) -> None:
+    """Reject an output path that is one of the table files of ``dataset``.
+
+    Writing results over an input table would destroy the data they came from.
+
+    Raises
+    ------
+    ConfigError
+        If ``target`` is ``<table>.csv`` or ``<table>.parquet`` in ``dataset``.
+    """
+    target = Path(target)
+    same_folder = target.resolve().parent == Path(dataset).resolve()
+    is_table = target.stem in TABLES and target.suffix.lower() in (".csv", ".parquet")
+    if same_folder and is_table:
+        raise ConfigError(
+            f"Cannot write {target}: it is the `{target.stem}` table of the dataset "
+            f"{dataset}, which would be overwritten. Choose another output file."
+        )
 
 
 def _current_umask() -> int:
@@ -69,12 +129,7 @@ def write_table(frame: pd.DataFrame, target: str | Path) -> Path:
         If the suffix is not one of ``.csv``, ``.parquet`` or ``.json``.
     """
     target = Path(target)
-    suffix = target.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
-        raise ConfigError(
-            f"Cannot write {target}: the file name must end in "
-            f"{', '.join(TABLE_SUFFIXES)}."
-        )
+    suffix = check_table_suffix(target)
     with atomic_path(target) as temporary:
         if suffix == ".csv":
             frame.to_csv(temporary, index=False)
@@ -83,3 +138,21 @@ def write_table(frame: pd.DataFrame, target: str | Path) -> Path:
         else:
             frame.to_json(temporary, orient="records", date_format="iso", indent=1)
     return target
+
+
+def check_table_suffix(target: str | Path) -> str:
+    """Return the lower-case suffix of a table file name, checked before any work.
+
+    Raises
+    ------
+    ConfigError
+        If the suffix is not one of ``.csv``, ``.parquet`` or ``.json``.
+    """
+    target = Path(target)
+    suffix = target.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise ConfigError(
+            f"Cannot write {target}: the file name must end in "
+            f"{', '.join(TABLE_SUFFIXES)}."
+        )
+    return suffix

@@ -181,16 +181,19 @@ def _check_target(folder: Path, overwrite: bool) -> None:
             f"Cannot write the sample portfolio to {folder}: it is a file. "
             "Choose a folder path."
         )
+    blocker = next((part for part in folder.parents if part.is_file()), None)
+    if blocker is not None:
+        raise ConfigError(
+            f"Cannot write the sample portfolio to {folder}: {blocker} is a file, "
+            "not a folder. Choose another path."
+        )
     if not folder.is_dir():
         return
     entries = sorted(folder.iterdir())
     if not entries:
         return
-    if not overwrite:
-        raise ConfigError(
-            f"Folder {folder} is not empty. Choose a new or empty folder, or pass "
-            "--force (overwrite=True) to replace the dataset in it."
-        )
+    # Foreign files block the command even with --force, so report them before
+    # suggesting --force.
     foreign = [entry.name for entry in entries if not _is_dataset_entry(entry)]
     if foreign:
         listed = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
@@ -198,6 +201,11 @@ def _check_target(folder: Path, overwrite: bool) -> None:
             f"Folder {folder} contains files that are not part of a dataset "
             f"({listed}), so it is not replaced even with --force. Choose another "
             "folder or remove those files."
+        )
+    if not overwrite:
+        raise ConfigError(
+            f"Folder {folder} already holds a dataset. Choose a new or empty "
+            "folder, or pass --force (overwrite=True) to replace the dataset."
         )
 
 
