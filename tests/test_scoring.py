@@ -375,3 +375,31 @@ def test_score_cli_rejects_bad_dataset(sample_folder: Path, tmp_path: Path) -> N
     assert "active_users" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_score_cli_checks_suffix_before_reading(tmp_path: Path) -> None:
+    out = tmp_path / "scores.xlsx"
+    result = run_cli("score", tmp_path / "no-such-folder", "--out", out)
+    assert result.returncode == 2
+    assert f"Cannot write {out}: the file name must end in .csv" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_score_cli_rejects_input_file(sample_folder: Path, tmp_path: Path) -> None:
+    before = (sample_folder / "usage.csv").read_bytes()
+    result = run_cli("score", sample_folder, "--out", sample_folder / "usage.csv")
+    assert result.returncode == 2
+    assert "it is the `usage` table of the dataset" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (sample_folder / "usage.csv").read_bytes() == before
+
+
+def test_score_cli_out_under_a_file(sample_folder: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a folder", encoding="utf-8")
+    result = run_cli("score", sample_folder, "--out", blocker / "deep" / "s.csv")
+    assert result.returncode == 2
+    assert f"{blocker} is a file, not a folder. Choose another path." in result.stderr
+    assert "Traceback" not in result.stderr
+    assert blocker.read_text(encoding="utf-8") == "not a folder"

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from healthlab.errors import HealthlabError
+from healthlab.errors import ConfigError, HealthlabError
 
 app = typer.Typer(
     name="healthlab",
@@ -98,15 +98,9 @@ def score(
     mapping: MappingOpt = None,
 ) -> None:
     """Score every client for every month and explain each month's change."""
-    from healthlab._io import write_table
-    from healthlab.dataset import load_dataset
-    from healthlab.model import load_model
-    from healthlab.scoring import score_dataset
+    from healthlab.scoring import score_to_file
 
-    score_model = load_model(model)
-    data = load_dataset(dataset, mapping=mapping)
-    scores = score_dataset(data, score_model)
-    write_table(scores, out)
+    scores = score_to_file(dataset, out, model=model, mapping=mapping)
     typer.echo(
         f"Wrote {len(scores)} rows for {scores['client_id'].nunique()} clients to {out}"
     )
@@ -195,7 +189,6 @@ def calibrate(
     and print its coefficients and cross-validated metrics instead.
     """
     from healthlab.calibration import calibrate_dataset, calibrate_table
-    from healthlab.errors import ConfigError
 
     if table is not None:
         if dataset is not None:
@@ -222,7 +215,7 @@ def calibrate(
         result = calibrate_table(
             table,
             outcome,
-            [name.strip() for name in features.split(",") if name.strip()],
+            _split(features, "--features"),
             id_column=id_column,
             drop_invalid=drop_invalid,
             categorical=[
@@ -350,10 +343,10 @@ def render(
         dataset,
         quarter,
         out,
-        clients=None if clients is None else clients.split(","),
+        clients=None if clients is None else _split(clients, "--clients"),
         segment=segment,
         audience=audience,
-        formats=formats.split(","),
+        formats=_split(formats, "--formats"),
         jobs=jobs,
         scheduler=scheduler,
         force=force,
@@ -389,8 +382,10 @@ def demo(
         int | None, typer.Option(min=1, help="Parallel report workers; CPUs if unset.")
     ] = None,
 ) -> None:
-    """Run the whole job on the sample portfolio: sample, validate, score,
-    calibrate, monitor and render the reports."""
+    """Run the whole job on the sample portfolio and render some reports.
+
+    The steps are sample, validate, score, calibrate, monitor and render.
+    """
     from healthlab.demo import run_demo
 
     result = run_demo(
@@ -406,6 +401,14 @@ def demo(
     typer.echo(str(result))
     if result.failed:
         raise typer.Exit(1)
+
+
+def _split(value: str, option: str) -> list[str]:
+    """Split a comma-separated option value, dropping spaces and empty items."""
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise ConfigError(f"{option} is empty; give one or more values, A,B,C.")
+    return items
 
 
 def main() -> None:

@@ -31,13 +31,16 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from healthlab._io import check_not_input, check_table_suffix, write_table
 from healthlab.components import compute_components, month_numbers
-from healthlab.dataset import Dataset
-from healthlab.model import COMPONENTS, ScoreModel
+from healthlab.dataset import Dataset, load_dataset
+from healthlab.mapping import ColumnMapping
+from healthlab.model import COMPONENTS, ScoreModel, load_model
 
 logger = logging.getLogger(__name__)
 
@@ -204,4 +207,48 @@ def score_dataset(data: Dataset, model: ScoreModel) -> pd.DataFrame:
         scores["client_id"].nunique(),
         time.perf_counter() - started,
     )
+    return scores
+
+
+def score_to_file(
+    dataset: str | Path,
+    out: str | Path,
+    model: str | Path | None = None,
+    mapping: str | Path | ColumnMapping | None = None,
+) -> pd.DataFrame:
+    """Load and validate a dataset, score it and write the scores to ``out``.
+
+    The output name is checked before the data is read, and nothing is written
+    unless every step succeeds.
+
+    Parameters
+    ----------
+    dataset
+        Dataset folder.
+    out
+        Output table; ``.csv``, ``.parquet`` or ``.json`` (records).
+    model
+        Score model file; the packaged default when omitted.
+    mapping
+        Column-mapping file for files exported by other tools.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The scores as :func:`score_dataset` returns them.
+
+    Raises
+    ------
+    ConfigError
+        If ``out`` has another suffix or is a table file of ``dataset``, or the
+        model or mapping file is invalid.
+    DataValidationError
+        If the dataset breaks the data model.
+    """
+    check_table_suffix(out)
+    check_not_input(out, dataset)
+    score_model = load_model(model)
+    data = load_dataset(dataset, mapping=mapping)
+    scores = score_dataset(data, score_model)
+    write_table(scores, out)
     return scores

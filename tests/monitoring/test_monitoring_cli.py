@@ -74,3 +74,32 @@ def test_cli_monitor_invalid_dataset(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_cli_monitor_as_of_before_data(small_portfolio: Path, tmp_path: Path) -> None:
+    out = tmp_path / "alerts.csv"
+    result = run_cli("monitor", small_portfolio, "--as-of", "2019-01", "--out", out)
+    assert result.returncode == 2
+    assert "2019-01 is before the first scored month" in result.stderr
+    assert "its data starts in 2024-10. Choose a later month." in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_cli_monitor_out_under_a_file(small_portfolio: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a folder", encoding="utf-8")
+    result = run_cli("monitor", small_portfolio, "--out", blocker / "alerts.csv")
+    assert result.returncode == 2
+    assert f"{blocker} is a file, not a folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert blocker.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_cli_monitor_rejects_input_file(small_portfolio: Path, tmp_path: Path) -> None:
+    before = (small_portfolio / "nps.csv").read_bytes()
+    result = run_cli("monitor", small_portfolio, "--out", small_portfolio / "nps.csv")
+    assert result.returncode == 2
+    assert "it is the `nps` table of the dataset" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (small_portfolio / "nps.csv").read_bytes() == before

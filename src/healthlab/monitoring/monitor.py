@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from healthlab._io import write_table, write_text_atomic
+from healthlab._io import check_not_input, write_table, write_text_atomic
 from healthlab.dataset import Dataset
 from healthlab.errors import ConfigError
 from healthlab.model import Band, ScoreModel
@@ -383,6 +383,7 @@ def monitor_dataset(
     from healthlab.model import load_model
 
     _check_alert_suffix(Path(out))
+    check_not_input(out, dataset)
     if as_of is not None:
         as_of = parse_month(as_of, "--as-of")
     score_model = load_model(model)
@@ -438,6 +439,14 @@ def _resolve_as_of(
     scores: pd.DataFrame, as_of: str | date | pd.Timestamp | None, data: Dataset
 ) -> pd.Timestamp:
     months = scores.dropna(subset=["score"])["month"]
+    first_data = pd.concat([data.usage["month"], data.operations["month"]]).min()
+    if months.empty and as_of is not None and pd.notna(first_data):
+        # The data was cut at as_of, so nothing was scored up to that month.
+        raise ConfigError(
+            f"The month {parse_month(as_of):%Y-%m} is before the first scored month "
+            f"of {data.source}; its data starts in {first_data:%Y-%m}. Choose a "
+            "later month."
+        )
     if months.empty:
         raise ConfigError(f"Dataset {data.source} has no scored month to monitor.")
     first, last = pd.Timestamp(months.min()), pd.Timestamp(months.max())
