@@ -735,8 +735,59 @@ def test_semicolon_separator_hint(tmp_path: Path) -> None:
 
     problems = validate_dataset(folder)
 
-    assert {problem.rule for problem in problems} == {"missing-column"}
-    assert "save the file with commas" in problems[0].message
+    assert [problem.rule for problem in problems] == ["missing-column"]
+    assert "the header is one column, 'client_id;renewal_date;" in problems[0].message
+    assert "separate cells with ';': save it with commas" in problems[0].message
+
+
+def test_duplicate_column_lists_raw_header(tmp_path: Path) -> None:
+    usage = BASE_TABLES["usage"].replace("logins", "active_users", 1)
+    folder = make_dataset(tmp_path, usage=usage)
+
+    problems = validate_dataset(folder)
+
+    assert [problem.rule for problem in problems] == [
+        "duplicate-column",
+        "missing-column",
+    ]
+    assert problems[1].message.endswith(
+        "the file has the columns: client_id, month, active_users, active_users"
+    )
+
+
+def test_empty_clients_reported_once(tmp_path: Path) -> None:
+    folder = make_dataset(tmp_path, clients=BASE_TABLES["clients"].split("\n")[0])
+
+    problems = validate_dataset(folder)
+
+    assert [(problem.file, problem.rule) for problem in problems] == [
+        ("clients.csv", "empty-table")
+    ]
+
+
+def test_unknown_client_leading_zeros_hint(tmp_path: Path) -> None:
+    usage = replace_row("usage", "0002,2026-03-01", "2,2026-03-01")
+    folder = make_dataset(tmp_path, usage=usage)
+
+    problems = validate_dataset(folder)
+
+    assert len(problems) == 1
+    assert problems[0].rule == "unknown-client"
+    assert problems[0].value == "2"
+    assert re.search(
+        r"not in clients\.csv, which has '0002': the leading zeros differ",
+        problems[0].message,
+    )
+
+
+def test_one_hidden_row_in_singular(tmp_path: Path) -> None:
+    rows = range(1, MAX_ROWS_PER_RULE + 2)
+    extra = "".join(f"0001,2026-01-{day:02d},r{day}x,12\n" for day in rows)
+    folder = make_dataset(tmp_path, nps=BASE_TABLES["nps"] + extra)
+
+    problems = validate_dataset(folder)
+
+    assert problems[-1].message.startswith("1 more row breaks this rule")
 
 
 def test_path_is_file(tmp_path: Path) -> None:
@@ -895,3 +946,17 @@ def test_cli_validate_valid(dataset_dir: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"{dataset_dir}: valid."
+
+
+def test_not_a_number_hint(tmp_path: Path) -> None:
+    clients = replace_row("clients", "2027-06-01,10,", '2027-06-01,"1,000",')
+    folder = make_dataset(tmp_path, clients=clients)
+
+    problems = validate_dataset(folder)
+
+    assert [(problem.rule, problem.value) for problem in problems] == [
+        ("not-a-number", "1,000")
+    ]
+    assert problems[0].message.endswith(
+        "no thousands separator or unit, such as 1234.5"
+    )

@@ -144,7 +144,14 @@ _Failures = list[tuple[str, str, np.ndarray]]
 def _parse_numbers(text: pd.Series, column: Column) -> tuple[pd.Series, _Failures]:
     numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", copy=True)
     not_number = text.notna().to_numpy() & ~np.isfinite(numbers)
-    failures: _Failures = [("not-a-number", "not a number", not_number)]
+    failures: _Failures = [
+        (
+            "not-a-number",
+            "not a number; write digits with a decimal point and no thousands "
+            "separator or unit, such as 1234.5",
+            not_number,
+        )
+    ]
     numbers[not_number] = np.nan
     if column.kind == "float":
         return pd.Series(numbers), failures
@@ -299,11 +306,12 @@ def cell_problems(
 
     hidden = len(rows) - MAX_ROWS_PER_RULE
     if hidden > 0:
+        verb = "row breaks" if hidden == 1 else "rows break"
         problems.append(
             Problem(
                 file=table_input.file,
                 rule=rule,
-                message=f"{hidden} more rows break this rule in this column; only "
+                message=f"{hidden} more {verb} this rule in this column; only "
                 f"the first {MAX_ROWS_PER_RULE} are listed",
                 column=shown_column,
             )

@@ -38,6 +38,7 @@ FIRST_DATA_ROW = 2
 _SNIFF_BYTES = 65536
 _ZIP_MAGIC = b"PK\x03\x04"
 _PARQUET_MAGIC = b"PAR1"
+_OTHER_SEPARATORS = (";", "\t", "|")
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _PANDAS_LINE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
@@ -157,14 +158,23 @@ def read_table(
     if frame is None:
         return None, problems
 
-    found = [str(name) for name in frame.columns]
+    # The header as the file spells it: pandas renames a repeated `a` to `a.1`.
+    found = frame.attrs.pop("header", None) or [str(name) for name in frame.columns]
     source_columns: dict[str, str] = {}
+    missing: list[tuple[str, str]] = []
     for column in table.column_names:
         source = table_mapping.source_column(column)
         if source in frame.columns:
             source_columns[column] = source
         else:
-            problems.append(_missing_column(display, column, source, found))
+            missing.append((column, source))
+    if missing and _is_one_column_with_separators(found, source_columns):
+        problems.append(_wrong_separator(display, found[0]))
+    else:
+        problems += [
+            _missing_column(display, column, source, found)
+            for column, source in missing
+        ]
 
     extra = [name for name in found if name not in source_columns.values()]
     if extra:
@@ -200,9 +210,28 @@ def _missing_column(file: str, column: str, source: str, found: list[str]) -> Pr
     near = [name for name in found if name.strip().lower() == source.lower()]
     if near:
         message += f". `{near[0]}` differs only in case or spaces: rename it"
-    elif len(found) == 1 and any(sep in found[0] for sep in (";", "\t", "|")):
-        message += ". The header looks like one column: save the file with commas"
     return Problem(file=file, rule="missing-column", message=message, column=source)
+
+
+def _is_one_column_with_separators(
+    found: list[str], source_columns: dict[str, str]
+) -> bool:
+    return (
+        not source_columns
+        and len(found) == 1
+        and any(separator in found[0] for separator in _OTHER_SEPARATORS)
+    )
+
+
+def _wrong_separator(file: str, header: str) -> Problem:
+    separator = next(sep for sep in _OTHER_SEPARATORS if sep in header)
+    return Problem(
+        file=file,
+        rule="missing-column",
+        message=f"the header is one column, {header!r}, so every column is "
+        f"missing; the file seems to separate cells with {separator!r}: save it "
+        "with commas",
+    )
 
 
 def _read_csv(path: Path, display: str) -> tuple[pd.DataFrame | None, list[Problem]]:
@@ -298,7 +327,10 @@ def _read_csv(path: Path, display: str) -> tuple[pd.DataFrame | None, list[Probl
         return None, problems
 
     frame.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(frame))
-    return _drop_empty_rows(frame, display), problems
+    frame = _drop_empty_rows(frame, display)
+    if duplicated:
+        frame.attrs["header"] = header
+    return frame, problems
 
 
 def _drop_empty_rows(frame: pd.DataFrame, display: str) -> pd.DataFrame:

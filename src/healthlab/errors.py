@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+MAX_LISTED = 20
+"""Problems listed in the message of a :class:`DataValidationError`, so that it
+fits on one screen. Its ``problems`` attribute keeps all of them."""
 
 
 @dataclass(frozen=True)
@@ -59,10 +64,14 @@ class DataValidationError(HealthlabError):
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         lines = [f"Dataset {self.source} is invalid: {count} {noun} found."]
-        lines += [f"  - {problem}" for problem in self.problems[:200]]
-        if count > 200:
-            lines.append(f"  ... and {count - 200} more; run `healthlab validate`.")
-        lines.append("Fix the listed cells and run the command again.")
+        lines += [f"  - {problem}" for problem in self.problems[:MAX_LISTED]]
+        hidden = count - MAX_LISTED
+        if hidden > 0:
+            more = f"  ... and {hidden} more"
+            if Path(self.source).is_dir():
+                more += f"; `healthlab validate {self.source}` lists them all"
+            lines.append(more + ".")
+        lines.append("Fix these problems and run the command again.")
         return "\n".join(lines)
 
 

@@ -538,10 +538,14 @@ def _unknown_clients(
     inputs: Mapping[str, TableInput], frames: Mapping[str, pd.DataFrame]
 ) -> dict[str, list[Problem]]:
     clients = frames.get("clients")
-    if clients is None or "client_id" not in clients.columns:
+    # An empty clients table is reported once, as empty-table. Listing every
+    # client id of the other tables as unknown would bury that message.
+    if clients is None or "client_id" not in clients.columns or clients.empty:
         return {}
     known = clients["client_id"].dropna().unique()
     clients_file = inputs["clients"].file
+    # Spreadsheets drop the leading zeros of ids that look like numbers.
+    unpadded = {str(cid).lstrip("0"): str(cid) for cid in known}
 
     problems: dict[str, list[Problem]] = {}
     for name, frame in frames.items():
@@ -549,12 +553,23 @@ def _unknown_clients(
             continue
         ids = frame["client_id"]
         unknown = (ids.notna() & ~ids.isin(known)).to_numpy(dtype=bool)
+
+        def message(row: int, ids: pd.Series = ids) -> str:
+            text = f"unknown client id; it is not in {clients_file}"
+            near = unpadded.get(str(ids.loc[row]).lstrip("0"))
+            if near is not None:
+                text += (
+                    f", which has {near!r}: the leading zeros differ; keep ids as "
+                    "text when a spreadsheet opens the files"
+                )
+            return text
+
         problems[name] = cell_problems(
             inputs[name],
             "unknown-client",
             "client_id",
             frame.index.to_numpy()[unknown],
-            f"unknown client id; it is not in {clients_file}",
+            message,
         )
     return problems
 
