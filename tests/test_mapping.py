@@ -305,3 +305,21 @@ def test_all_errors_listed(tmp_path: Path, text: str, fragments: list[str]) -> N
 
     for fragment in fragments:
         assert fragment in str(caught.value)
+
+
+def test_table_errors_one_per_line(tmp_path: Path) -> None:
+    path = write_mapping(
+        tmp_path,
+        "tables:\n"
+        "  client: {}\n"
+        "  clients: {columns: {id: X}, values: {tier: {gold: [Gold]}}}\n",
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        load_mapping(path)
+
+    lines = str(caught.value).splitlines()
+    assert lines[1].startswith("  - tables.client: unknown table `client`;")
+    assert lines[2].startswith("  - tables.clients.columns: unknown column `id`;")
+    assert lines[3].startswith("  - tables.clients.values.tier: unknown value `gold`")
+    assert len(lines) == 5

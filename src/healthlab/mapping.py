@@ -126,7 +126,8 @@ class ColumnMapping(BaseModel):
         for table_name, table_mapping in value.items():
             errors += _table_errors(table_name, table_mapping)
         if errors:
-            raise ValueError("; ".join(errors))
+            # _format_errors lists each line as its own error under `tables.`.
+            raise ValueError("\n".join(errors))
         return value
 
     def table(self, name: str) -> TableMapping:
@@ -137,7 +138,10 @@ class ColumnMapping(BaseModel):
 def _table_errors(table_name: str, mapping: TableMapping) -> list[str]:
     """List what in one table's mapping does not match :data:`TABLES`."""
     if table_name not in TABLES:
-        return [f"unknown table `{table_name}`; expected one of {', '.join(TABLES)}"]
+        return [
+            f"{table_name}: unknown table `{table_name}`; expected one of "
+            f"{', '.join(TABLES)}"
+        ]
     table = TABLES[table_name]
     where = f"{table_name}"
     errors = [
@@ -223,6 +227,10 @@ def _format_errors(path: Path, error: ValidationError) -> str:
     for detail in error.errors():
         field = ".".join(str(part) for part in detail["loc"]) or "(top level)"
         message = str(detail["msg"]).removeprefix("Value error, ")
+        if detail["loc"] == ("tables",) and detail["type"] == "value_error":
+            # The checks of ColumnMapping name the table and field in each line.
+            lines += [f"  - tables.{line}" for line in message.splitlines()]
+            continue
         if isinstance(detail.get("input"), bool):
             message += (
                 " (YAML reads unquoted yes, no, on and off as true or false; "

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from healthlab.errors import ConfigError
 from healthlab.monitoring.config import AlertSettings
@@ -110,7 +111,10 @@ class ScoreModel(BaseModel):
         ]:
             negative = [name for name, weight in weights.items() if weight < 0]
             if negative:
-                raise ValueError(f"{label}: negative weight for {', '.join(negative)}")
+                raise ValueError(
+                    f"{label}: negative weight for {', '.join(negative)}; a weight "
+                    "must be 0 or more"
+                )
             if sum(weights.values()) <= 0:
                 raise ValueError(f"{label}: at least one weight must be positive")
         minimums = [band.min_score for band in self.bands]
@@ -152,7 +156,14 @@ def load_model(path: str | Path | None = None) -> ScoreModel:
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"Model file not found: {file}") from None
+        raise ConfigError(
+            f"Model file {file} not found; check the path, or leave it out to use "
+            "the packaged default model."
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"Model file {file} is a folder; give the path of a YAML file."
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"Cannot read model file {file}: {error}") from None
     try:
@@ -160,19 +171,27 @@ def load_model(path: str | Path | None = None) -> ScoreModel:
     except yaml.YAMLError as error:
         raise ConfigError(f"Model file {file} is not valid YAML: {error}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"Model file {file} must contain a YAML mapping at the top.")
+        found = "nothing" if raw is None else f"a {type(raw).__name__}"
+        raise ConfigError(
+            f"Model file {file} contains {found}; it must be a YAML mapping with "
+            "`weights` and `bands`, as in the packaged default-model.yaml."
+        )
     try:
         return ScoreModel.model_validate(raw)
     except ValidationError as error:
-        details = "\n".join(
-            f"  - {'.'.join(str(part) for part in item['loc']) or '(top)'}: "
-            f"{item['msg']}"
-            for item in error.errors()
-        )
+        details = "\n".join(_describe(item) for item in error.errors())
         raise ConfigError(
             f"Model file {file} is invalid:\n{details}\n"
             "Fix these fields; the packaged default-model.yaml shows the format."
         ) from None
+
+
+def _describe(item: ErrorDetails) -> str:
+    """Format one pydantic error as ``  - field: message``."""
+    message = item["msg"].removeprefix("Value error, ")
+    field = ".".join(str(part) for part in item["loc"])
+    # Checks across fields name their fields in the message already.
+    return f"  - {field}: {message}" if field else f"  - {message}"
 
 
 def dump_model(model: ScoreModel) -> str:
