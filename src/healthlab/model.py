@@ -50,7 +50,9 @@ class ScoringParameters(_Strict):
     )
     nps_window_months: int = Field(12, ge=1, le=36)
     nps_prior_responses: float = Field(
-        10, ge=0, description="Pseudo-responses pulling a client's NPS to the portfolio."
+        10,
+        ge=0,
+        description="Pseudo-responses pulling a client's NPS to the portfolio.",
     )
     impact_window_months: int = Field(12, ge=1, le=36)
     impact_target_multiple: float = Field(
@@ -121,7 +123,9 @@ class ScoreModel(BaseModel):
         if not minimums or minimums[0] != 0:
             raise ValueError("bands: the first band must start at min_score 0")
         if minimums != sorted(set(minimums)):
-            raise ValueError("bands: min_score must increase strictly from band to band")
+            raise ValueError(
+                "bands: min_score must increase strictly from band to band"
+            )
         return self
 
     def weights_for(self, segment: str | None) -> dict[str, float]:
