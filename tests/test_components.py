@@ -15,6 +15,7 @@ from statsmodels.stats.proportion import proportion_confint
 from healthlab.components import (
     EVIDENCE_COLUMNS,
     compute_components,
+    impact_score,
     impact_usd,
     monthly_impact,
 )
@@ -348,12 +349,13 @@ def test_grid_skips_client_without_data() -> None:
 
 
 def test_utilisation_hand_values(hand: pd.DataFrame) -> None:
-    # Active users per seat for 001: 0.8, 0.6, 0.4, 1.0; window 3, target 0.8.
+    # Active users per seat for 001: 0.8, 0.6, 0.4, 1.0; window 3, default
+    # target 1.0, so the score is the percentage of seats in use.
     expected = {
-        "2024-01-01": (0.8, 100.0),
-        "2024-02-01": (0.7, 0.7 / 0.8 * 100),
-        "2024-03-01": (0.6, 0.6 / 0.8 * 100),
-        "2024-04-01": ((0.6 + 0.4 + 1.0) / 3, (2.0 / 3) / 0.8 * 100),
+        "2024-01-01": (0.8, 80.0),
+        "2024-02-01": (0.7, 70.0),
+        "2024-03-01": (0.6, 60.0),
+        "2024-04-01": ((0.6 + 0.4 + 1.0) / 3, 200 / 3),
     }
     for month, (ratio, score) in expected.items():
         values = row(hand, "001", month)
@@ -361,6 +363,16 @@ def test_utilisation_hand_values(hand: pd.DataFrame) -> None:
         assert values["utilisation"] == pytest.approx(score)
     assert row(hand, "001", "2024-04-01")["active_users"] == pytest.approx(20 / 3)
     assert row(hand, "002", "2024-01-01")["utilisation"] == pytest.approx(100.0)
+
+
+def test_utilisation_target_caps_score(model: ScoreModel) -> None:
+    parameters = model.parameters.model_copy(update={"utilisation_target": 0.8})
+    frame = compute_components(
+        HAND, model.model_copy(update={"parameters": parameters})
+    )
+    # 001 in January: 0.8 active users per seat reaches the target.
+    assert row(frame, "001", "2024-01-01")["utilisation"] == pytest.approx(100.0)
+    assert row(frame, "001", "2024-02-01")["utilisation"] == pytest.approx(87.5)
 
 
 def test_utilisation_nan_without_usage() -> None:
@@ -499,14 +511,29 @@ def test_impact_hand_values(hand: pd.DataFrame) -> None:
         assert values["impact_months"] == months
         assert values["impact_usd"] == pytest.approx(annual)
         assert values["impact_multiple"] == pytest.approx(annual / 120_000)
-        assert values["impact"] == pytest.approx(annual / 120_000 / 3.0 * 100)
+        # Log scale up to the default target multiple of 10.
+        expected_score = np.log1p(annual / 120_000) / np.log1p(10.0) * 100
+        assert values["impact"] == pytest.approx(expected_score)
     # 002 has no impact inputs at all.
     assert np.isnan(row(hand, "002", "2024-01-01")["impact"])
 
 
+@pytest.mark.parametrize(
+    ("multiple", "score"),
+    [(0.0, 0.0), (1.0, 28.906), (3.0, 57.813), (10.0, 100.0), (40.0, 100.0)],
+)
+def test_impact_score_log_scale(multiple: float, score: float) -> None:
+    assert float(impact_score(multiple, 10.0)) == pytest.approx(score, abs=1e-3)
+
+
+def test_impact_score_nan_stays_nan() -> None:
+    assert np.isnan(impact_score(np.nan, 10.0))
+
+
 def test_impact_capped_and_zero_arr() -> None:
     data = build_dataset(
-        clients=[client("1", arr_usd=50.0), client("2", arr_usd=0.0)],
+        # 240 USD of annual impact on 20 USD of ARR is 12 times, above the target.
+        clients=[client("1", arr_usd=20.0), client("2", arr_usd=0.0)],
         operations=[
             operation("1", "2024-01-01", 10, 10),
             operation("2", "2024-01-01", 10, 10),

@@ -279,13 +279,13 @@ def test_score_dataset_hand_values() -> None:
     }
 
     # 001 in February 2024, components from the hand-worked values:
-    # utilisation 87.5, enforcement Wilson(17, 20), NPS 58.33, impact and
+    # utilisation 70, enforcement Wilson(17, 20), NPS 58.33, impact and
     # engagement as computed in test_components.
     february = scores[
         (scores["client_id"] == "001") & (scores["month"] == "2024-02-01")
     ].iloc[0]
     values = {name: february[name] for name in COMPONENTS}
-    assert values["utilisation"] == pytest.approx(87.5)
+    assert values["utilisation"] == pytest.approx(70.0)
     assert values["nps"] == pytest.approx((10 * 20 / 12 + 100) / 2)
     weights = model.weights_for("enterprise")
     assert february["score"] == pytest.approx(expected_score(values, weights))

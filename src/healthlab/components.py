@@ -6,7 +6,8 @@ data dated on or before the end of that month only:
 
 utilisation
     Mean over the window of ``active_users / licensed_seats`` (months with a
-    usage row), scored ``min(ratio / utilisation_target, 1) * 100``.
+    usage row), scored ``min(ratio / utilisation_target, 1) * 100``. With the
+    default target of 1.0 the score is the percentage of licensed seats in use.
 enforcement
     Lower end of the Wilson interval of ``removals_confirmed /
     enforcement_requested``, both summed over the window, all channels and
@@ -20,8 +21,9 @@ nps
 impact
     Economic impact (see :func:`monthly_impact`), annualised as 12 times its
     mean over the window's months that have impact inputs, divided by ARR and
-    scored ``min(multiple / impact_target_multiple, 1) * 100``. NaN without
-    impact inputs in the window or with an ARR of 0.
+    scored ``min(log(1 + multiple) / log(1 + impact_target_multiple), 1) * 100``
+    (see :func:`impact_score`). NaN without impact inputs in the window or with
+    an ARR of 0.
 engagement
     ``100 * (w * objectives + (1 - w) * sentiment)`` over the QBR meetings in
     the window, with ``w = engagement_objectives_weight``, ``objectives`` the
@@ -308,6 +310,19 @@ def _scale_to_target(value: FloatArray, target: float) -> FloatArray:
     return np.minimum(value / target, 1.0) * 100.0
 
 
+def impact_score(multiple: ArrayLike, target_multiple: float) -> FloatArray:
+    """Score impact per dollar of ARR from 0 to 100 on a logarithmic scale.
+
+    ``min(log(1 + multiple) / log(1 + target_multiple), 1) * 100``: 0 for no
+    impact, 100 from ``target_multiple`` on. Impact multiples spread over an
+    order of magnitude and each extra dollar counts for less than the one
+    before, so the score rises with the logarithm rather than linearly: with
+    a target of 10, a multiple of 1 scores 29, 3 scores 58 and 6 scores 81.
+    """
+    ratio = np.log1p(np.asarray(multiple, dtype=np.float64)) / np.log1p(target_multiple)
+    return np.minimum(ratio, 1.0) * 100.0
+
+
 def _utilisation(
     grid: _MonthGrid,
     usage: _Located,
@@ -452,7 +467,7 @@ def _impact(
     arr = grid.per_row(arr_per_client).astype(np.float64)
     multiple = _divide(annual, arr)
     return {
-        "impact": _scale_to_target(multiple, parameters.impact_target_multiple),
+        "impact": impact_score(multiple, parameters.impact_target_multiple),
         "arr_usd": arr,
         "impact_months": months,
         "impact_usd": annual,

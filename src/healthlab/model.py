@@ -46,7 +46,7 @@ class ScoringParameters(_Strict):
     enforcement_window_months: int = Field(3, ge=1, le=24)
     utilisation_window_months: int = Field(3, ge=1, le=24)
     utilisation_target: float = Field(
-        0.8, gt=0, le=1, description="Active users per seat that scores 100."
+        1.0, gt=0, le=1, description="Active users per seat that scores 100."
     )
     nps_window_months: int = Field(12, ge=1, le=36)
     nps_prior_responses: float = Field(
@@ -56,7 +56,10 @@ class ScoringParameters(_Strict):
     )
     impact_window_months: int = Field(12, ge=1, le=36)
     impact_target_multiple: float = Field(
-        3.0, gt=0, description="Impact per dollar of ARR that scores 100."
+        10.0,
+        gt=0,
+        description="Impact per dollar of ARR that scores 100; the impact score "
+        "rises with log(1 + impact per dollar) up to it.",
     )
     displacement_rate: float = Field(
         0.2,

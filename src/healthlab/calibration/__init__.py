@@ -7,8 +7,10 @@ The modules follow the data flow:
 - :mod:`~healthlab.calibration.fitting`: statsmodels fits (logit, or a
   cloglog discrete-time hazard) behind guards for separation, collinearity,
   non-convergence and too few events;
-- :mod:`~healthlab.calibration.weights`: weights, churn-risk map and bands
-  from a fit;
+- :mod:`~healthlab.calibration.penalised`: ridge fits with sign bounds and
+  the penalty chosen by cross-validation over folds of whole clients;
+- :mod:`~healthlab.calibration.weights`: the weight policy (one-sided
+  evidence, then shared weight from the ridge fit), churn-risk map and bands;
 - :mod:`~healthlab.calibration.pipeline`: one calibration pass;
 - :mod:`~healthlab.calibration.diagnostics` and
   :mod:`~healthlab.calibration.backtest`: AUC, Brier score, calibration and

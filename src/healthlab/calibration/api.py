@@ -13,7 +13,7 @@ from healthlab.calibration.findings import Finding
 from healthlab.calibration.fitting import check_model_type
 from healthlab.calibration.observations import ObservationTable, build_observations
 from healthlab.calibration.pipeline import CalibratedModel, fit_score_model
-from healthlab.calibration.weights import RISK_MULTIPLES
+from healthlab.calibration.weights import EVIDENCE_LEVEL, RISK_MULTIPLES
 from healthlab.dataset import Dataset
 from healthlab.errors import ConfigError
 from healthlab.model import ScoreModel, default_model_path, dump_model, load_model
@@ -230,7 +230,8 @@ def _with_provenance(result: CalibrationResult, previous_file: Path) -> ScoreMod
     table = result.observations
     final = result.final
     coefficients = final.fit.coefficients.join(
-        final.weights.table[["status", "weight"]], how="left"
+        final.weights.table[["alone_coef", "alone_p", "ridge_coef", "status"]],
+        how="left",
     )
     provenance: dict[str, Any] = {
         # No timestamp: the same data and options give a byte-identical file, so
@@ -266,12 +267,12 @@ def _with_provenance(result: CalibrationResult, previous_file: Path) -> ScoreMod
                 str(term): {
                     key: (round(float(value), 6) if isinstance(value, float) else value)
                     for key, value in row.items()
-                    if key in ("coef", "std_err", "ci_low", "ci_high", "status")
-                    and value == value
+                    if key in _COEFFICIENT_KEYS and value == value
                 }
                 for term, row in coefficients.iterrows()
             },
         },
+        "weights": _weights_provenance(final),
         "bands": {
             "rule": (
                 f"{result.model.bands[0].name} where churn risk is above "
@@ -303,6 +304,41 @@ def _with_provenance(result: CalibrationResult, previous_file: Path) -> ScoreMod
             "provenance": provenance,
         }
     )
+
+
+_COEFFICIENT_KEYS = (
+    "coef",
+    "std_err",
+    "ci_low",
+    "ci_high",
+    "alone_coef",
+    "alone_p",
+    "ridge_coef",
+    "status",
+)
+
+
+def _weights_provenance(final: CalibratedModel) -> dict[str, Any]:
+    """Return how the weights were derived, for the model file."""
+    derived = final.weights
+    record: dict[str, Any] = {
+        "method": (
+            "one-sided test of each component alone, then ridge regression of "
+            "churn on the components with evidence, coefficients bounded at 0; "
+            "weight = -coefficient / sum(-coefficients)"
+        ),
+        "evidence_level_one_sided": EVIDENCE_LEVEL,
+    }
+    if derived.penalty is not None:
+        record["penalty"] = {
+            "chosen": round(derived.penalty.chosen, 6),
+            "lowest_deviance": round(derived.penalty.lowest, 6),
+            "rule": "largest penalty within one standard error of the lowest "
+            "cross-validated deviance",
+            "folds": derived.penalty.folds,
+            "fold_unit": "client",
+        }
+    return record
 
 
 def _model_header(result: CalibrationResult) -> str:

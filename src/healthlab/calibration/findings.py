@@ -15,8 +15,9 @@ class Finding:
         Short code of the check that fired. The fit reports ``separation``,
         ``collinearity``, ``constant``, ``convergence``, ``events`` and
         ``clusters``. The weights report ``wrong_sign``, ``no_evidence``,
-        ``evidence`` and ``bands``. The data report ``excluded``, ``missing``,
-        ``segments`` and, for tables, ``invalid_rows``.
+        ``evidence``, ``weights`` (how they were derived) and ``bands``. The
+        data report ``excluded``, ``missing``, ``segments`` and, for tables,
+        ``invalid_rows``.
     message
         What was detected, in plain words, with the figures behind it.
     action

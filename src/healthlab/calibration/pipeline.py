@@ -107,7 +107,13 @@ def fit_score_model(
         model_type=model_type,
     )
     findings += fit.findings
-    derived = derive_weights(fit, previous.weights)
+    derived = derive_weights(
+        fit,
+        complete[present],
+        complete[OUTCOME],
+        complete["client_id"],
+        previous.weights,
+    )
     findings += derived.findings
     if previous.segment_weights:
         findings.append(
