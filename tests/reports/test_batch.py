@@ -507,3 +507,25 @@ def test_changed_output_file_renders_again(portfolio, chosen, rerun_out: Path) -
     )
     assert result.rendered == [target]
     assert html.read_text(encoding="utf-8") != "tampered"
+
+
+def test_renamed_client_replaces_old_files(portfolio, chosen, rerun_out: Path) -> None:
+    target = chosen["ok"][4]
+    renamed = rerun_out.parent / "renamed"
+    shutil.copytree(portfolio, renamed)
+    clients = pd.read_csv(renamed / "clients.csv", dtype=str, keep_default_na=False)
+    clients.loc[clients["client_id"] == target, "client_name"] = "Brand New Name"
+    clients.to_csv(renamed / "clients.csv", index=False)
+    folder = rerun_out / QUARTER / "client"
+    old = sorted(path.name for path in folder.glob(f"*-{target}.*"))
+    result = render_batch(
+        renamed,
+        QUARTER,
+        rerun_out,
+        clients=[target],
+        formats=("html",),
+        progress=False,
+    )
+    assert result.rendered == [target]
+    assert all(not (folder / name).exists() for name in old)
+    assert (folder / f"brand-new-name-{target}.html").is_file()

@@ -541,6 +541,9 @@ def render_batch(
                 entries[entry.client_id] = previous
                 result.entries.append(previous)
                 continue
+            if previous is not None and previous.file_stem != entry.file_stem:
+                # The client was renamed: its report under the old name is stale.
+                _remove_outputs(share_folder, previous.file_stem)
             work_dir = work_root / entry.file_stem
             shutil.rmtree(work_dir, ignore_errors=True)
             slice_dir = work_dir / "data"

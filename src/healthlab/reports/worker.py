@@ -294,6 +294,11 @@ def _execute(task: RenderTask, output: Path) -> Any:
             execution_timeout=task.timeout,
             km=kernel.manager,
             on_notebook_start=on_start,
+            # The kernel has nothing to save: stop it at once, and write the
+            # executed notebook once at the end (papermill also writes it when
+            # a cell fails) instead of after every cell.
+            shutdown_kernel="immediate",
+            request_save_on_cell_execute=False,
         )
     except Exception as error:
         if timed_out.is_set():

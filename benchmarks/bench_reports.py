@@ -1,0 +1,307 @@
+"""QBR report rendering: cost per report, batch speed-up, scaling and memory.
+
+Measured side by side in one run, on sample portfolios generated here. The
+machines are shared, so the floor and the sequential batches are measured in
+alternation, three rounds, and compared by their medians.
+
+floor
+    papermill executing an empty parameterised notebook plus nbconvert's HTML
+    export, in this process (median of 2 runs after a warm-up run, per round).
+per report
+    One HTML+PDF report rendered by ``render_batch`` with ``jobs=1``: the
+    median of the worker-measured durations (execution and export, after the
+    worker's warm-up), as a ratio to the floor. Goal: <= 3x. The batch wall
+    time per report at the default ``jobs`` is reported too.
+batch versus naive loop
+    The same 8 clients rendered by ``render_batch`` (HTML and PDF, default
+    ``jobs``) and by a loop of the ``papermill`` CLI on the full dataset plus
+    the ``jupyter nbconvert --to html --no-input`` CLI (HTML only). Goal:
+    batch >= 3x faster.
+300 versus 3,000 clients
+    Three clients per round rendered from a 300-client and from a 3,000-client
+    portfolio with ``jobs=1``: the ratio of the median per-report durations.
+    Goal: <= 1.1x. The one-time cost per batch (load, validate and slice the
+    dataset, start the worker) is reported apart.
+memory
+    RSS of the batch process and all its children, sampled every 0.2 s while a
+    batch of 12 reports runs: the peak, and the peak in the first and second
+    half of the run. Goal: flat (second half <= 1.1x the first).
+
+Run with ``python -m benchmarks reports`` (about 6 to 10 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+from nbformat.v4 import new_code_cell, new_notebook
+
+from healthlab.reports.batch import default_notebook, render_batch
+from healthlab.sample import generate_portfolio
+
+QUARTER = "2026Q3"
+BIN = Path(sys.executable).parent
+ROUNDS = 3
+
+
+def _active(folder: Path, count: int) -> list[str]:
+    usage = pd.read_csv(folder / "usage.csv", dtype=str, usecols=["client_id", "month"])
+    return list(dict.fromkeys(usage.loc[usage["month"] == "2026-09-01", "client_id"]))[
+        :count
+    ]
+
+
+def _floor(work: Path, runs: int = 2) -> float:
+    import papermill
+    from nbconvert import HTMLExporter
+
+    notebook = new_notebook(
+        cells=[
+            new_code_cell(
+                'client_id = ""\nquarter = ""', metadata={"tags": ["parameters"]}
+            ),
+            new_code_cell("pass"),
+        ]
+    )
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = work / "empty.ipynb"
+    nbformat.write(notebook, path)
+    exporter = HTMLExporter()
+    times = []
+    for _ in range(runs + 1):
+        started = time.perf_counter()
+        executed = papermill.execute_notebook(
+            str(path),
+            str(work / "empty-out.ipynb"),
+            parameters={"client_id": "0001", "quarter": QUARTER},
+            progress_bar=False,
+        )
+        exporter.from_notebook_node(executed)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times[1:])
+
+
+def _durations(result) -> list[float]:
+    return [entry.duration_s for entry in result.entries if entry.status == "rendered"]
+
+
+class _MemorySampler:
+    """Sample the RSS of this process and its descendants in a thread."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _rss(self) -> float:
+        try:
+            import psutil
+        except ImportError:
+            return _proc_rss()
+        me = psutil.Process()
+        total = 0
+        for process in [me, *me.children(recursive=True)]:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                continue
+        return total / 2**20
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter(), self._rss()))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> _MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _proc_rss() -> float:
+    """Sum VmRSS over every process whose parent chain leads to this one."""
+    import os
+
+    parents: dict[int, int] = {}
+    rss: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        pid = int(entry.name)
+        parents[pid] = int(fields.get("PPid", "0").strip())
+        rss[pid] = float(fields.get("VmRSS", "0 kB").split()[0]) / 1024
+    me = os.getpid()
+    total = 0.0
+    for pid in rss:
+        current = pid
+        while current and current != me:
+            current = parents.get(current, 0)
+        if current == me:
+            total += rss[pid]
+    return total
+
+
+def _naive(dataset: Path, clients: list[str], work: Path) -> float:
+    notebook = default_notebook()
+    started = time.perf_counter()
+    for client in clients:
+        executed = work / f"naive-{client}.ipynb"
+        subprocess.run(
+            [
+                str(BIN / "papermill"),
+                str(notebook),
+                str(executed),
+                "--no-progress-bar",
+                "-r",
+                "client_id",
+                client,
+                "-p",
+                "quarter",
+                QUARTER,
+                "-p",
+                "dataset",
+                str(dataset),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                str(BIN / "jupyter"),
+                "nbconvert",
+                "--to",
+                "html",
+                "--no-input",
+                str(executed),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return time.perf_counter() - started
+
+
+def run() -> list[str]:
+    """Run every measurement and return the report lines."""
+    lines = []
+    work = Path(tempfile.mkdtemp(prefix="bench-reports-"))
+    try:
+        small = work / "p300"
+        large = work / "p3000"
+        started = time.perf_counter()
+        generate_portfolio(small, n_clients=300, n_months=36, seed=0)
+        generate_portfolio(large, n_clients=3000, n_months=36, seed=0)
+        lines.append(
+            f"portfolios generated in {time.perf_counter() - started:.0f} s "
+            "(300 and 3,000 clients, 36 months)"
+        )
+
+        # The machine is shared, so the floor, the 300-client batch and the
+        # 3,000-client batch are measured in alternation, ROUNDS times, and
+        # compared by their medians.
+        floors: list[float] = []
+        per_size: dict[str, list[float]] = {"300": [], "3,000": []}
+        overheads: dict[str, list[float]] = {"300": [], "3,000": []}
+        for round_number in range(ROUNDS):
+            floors.append(_floor(work, runs=2))
+            for label, folder in (("300", small), ("3,000", large)):
+                chosen = _active(folder, 8)[3 * round_number : 3 * round_number + 3]
+                started = time.perf_counter()
+                result = render_batch(
+                    folder,
+                    QUARTER,
+                    work / f"scale-{label}",
+                    clients=chosen,
+                    jobs=1,
+                    progress=False,
+                )
+                total = time.perf_counter() - started
+                durations = _durations(result)
+                per_size[label] += durations
+                overheads[label].append(total - sum(durations))
+        floor = statistics.median(floors)
+        latency = statistics.median(per_size["300"])
+        lines.append(
+            f"floor (empty notebook + HTML export): {floor:.2f} s "
+            f"(median of {len(floors)} rounds: "
+            f"{', '.join(f'{value:.2f}' for value in floors)})"
+        )
+        lines.append(
+            f"per report, HTML+PDF, jobs=1: {latency:.2f} s = {latency / floor:.1f}x "
+            f"the floor (goal <= 3x; median of {len(per_size['300'])} reports)"
+        )
+        for label in per_size:
+            lines.append(
+                f"{label} clients: {statistics.median(per_size[label]):.2f} s per "
+                f"report (median of {len(per_size[label])}); one-time load, "
+                f"validation, slicing and pool start "
+                f"{statistics.median(overheads[label]):.1f} s per batch"
+            )
+        ratio = statistics.median(per_size["3,000"]) / latency
+        lines.append(
+            f"per-report time 3,000 / 300 clients: {ratio:.2f}x (goal <= 1.1x)"
+        )
+
+        clients = _active(small, 12)
+        batch_clients = clients[:8]
+        started = time.perf_counter()
+        batch = render_batch(
+            small, QUARTER, work / "batch", clients=batch_clients, progress=False
+        )
+        batch_time = time.perf_counter() - started
+        throughput = batch_time / len(batch_clients)
+        lines.append(
+            f"per report, HTML+PDF, default jobs, whole batch: {throughput:.2f} s = "
+            f"{throughput / floor:.1f}x the floor ({len(batch.rendered)} reports in "
+            f"{batch_time:.1f} s, dataset load and worker start included)"
+        )
+        naive = _naive(small, batch_clients, work)
+        lines.append(
+            f"naive loop (papermill CLI + nbconvert CLI, HTML only): {naive:.1f} s "
+            f"for {len(batch_clients)} reports; batch (HTML+PDF) is "
+            f"{naive / batch_time:.1f}x faster (goal >= 3x)"
+        )
+
+        with _MemorySampler() as sampler:
+            render_batch(
+                small, QUARTER, work / "memory", clients=clients, progress=False
+            )
+        samples = sampler.samples
+        middle = samples[0][0] + (samples[-1][0] - samples[0][0]) / 2
+        first = max(rss for stamp, rss in samples if stamp <= middle)
+        second = max(rss for stamp, rss in samples if stamp > middle)
+        lines.append(
+            f"memory over a batch of {len(clients)} reports (process + children): "
+            f"peak {max(rss for _, rss in samples):.0f} MiB; first half peak "
+            f"{first:.0f} MiB, second half peak {second:.0f} MiB "
+            f"({second / first:.2f}x, goal flat)"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return lines
+
+
+if __name__ == "__main__":
+    for line in run():
+        print(line)
