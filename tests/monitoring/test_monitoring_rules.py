@@ -327,8 +327,30 @@ def test_score_gate_hides_healthy_clients() -> None:
     )
     fired = {f.rule for f in evaluate_client(dropping, ungated(), BANDS)}
     assert "score_drop" in fired
-    # 75 is above the default gate of 65, so the drop raises nothing.
+    # 75 is above the default gate, the best band's edge of 65: no alert.
     assert evaluate_client(dropping, AlertSettings(), BANDS) == []
+
+
+def test_score_gate_follows_best_band() -> None:
+    client = flat_client()
+    dropping = ClientSeries(
+        **{**client.__dict__, "score": monthly([90] * 30 + [75] * 6, "2023-10-01")}
+    )
+    higher_bands = [*BANDS[:2], Band(name="healthy", min_score=80)]
+    fired = {f.rule for f in evaluate_client(dropping, AlertSettings(), higher_bands)}
+    assert "score_drop" in fired
+
+
+def test_score_gate_fixed_value() -> None:
+    client = flat_client()
+    dropping = ClientSeries(
+        **{**client.__dict__, "score": monthly([90] * 30 + [75] * 6, "2023-10-01")}
+    )
+    settings = AlertSettings.model_validate(
+        {"rules": {"score_drop": {"below_score": 80}}}
+    )
+    fired = {f.rule for f in evaluate_client(dropping, settings, BANDS)}
+    assert fired == {"score_drop"}
 
 
 def test_disabled_rule_does_not_run() -> None:

@@ -94,15 +94,13 @@ class RuleSettings(_Settings):
         description="Months before the rule may alert again for the same client; "
         "the global `cooldown_months` when omitted.",
     )
-    below_score: float | None = Field(
-        65.0,
-        ge=0,
-        le=100,
+    below_score: float | Literal["top_band"] | None = Field(
+        "top_band",
         description="Alert only in months when the client's health score is below "
-        "this value; null alerts at any score. The default is the lower edge of "
-        "the healthy band of the packaged model: in backtests on the sample "
-        "portfolio, alerts on clients still in that band were mostly followed by "
-        "a renewal.",
+        "this value; `top_band` is the lower edge of the model's best band, so the "
+        "gate moves with calibrated bands; null alerts at any score. In backtests "
+        "on the sample portfolio, alerts on clients still in the best band were "
+        "mostly followed by a renewal.",
     )
     churn_signal: bool = Field(
         True,

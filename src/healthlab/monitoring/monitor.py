@@ -186,6 +186,8 @@ def evaluate_client(
         if score is None or not np.isfinite(score):
             continue
         ceiling = ruleset.get(finding.rule).below_score
+        if ceiling == "top_band":
+            ceiling = bands[-1].min_score
         if ceiling is None or score < ceiling:
             gated.append(finding)
     return gated
