@@ -299,7 +299,11 @@ def render(
     ],
     clients: Annotated[
         str | None,
-        typer.Option("--clients", help="Comma-separated client ids (default: all)."),
+        typer.Option(
+            "--clients",
+            help="Comma-separated client ids (default: every client with data "
+            "in the quarter).",
+        ),
     ] = None,
     segment: Annotated[
         str | None, typer.Option("--segment", help="Render one segment only.")

@@ -27,8 +27,8 @@ and parameters) equals the manifest's and its files are unchanged, unless
 an interrupted batch resumes where it stopped.
 
 With ``scheduler``, the Dask workers must see the same file system as the
-batch (the slices, the notebook and the output folder are passed as paths);
-the files themselves are written by the batch process.
+batch, because the slices, the notebook and the model are passed as paths. The
+report files themselves are written by the batch process.
 """
 
 from __future__ import annotations

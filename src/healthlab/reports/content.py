@@ -235,8 +235,8 @@ def monthly_by(
     """Return detections per month and category over the trailing months.
 
     Columns ``month``, ``name`` (display name of the category) and
-    ``detections``, for the ``months`` months that end with the quarter; months
-    without a row count as 0 for categories seen in the period.
+    ``detections``, for the ``months`` months that end with the quarter. A
+    category seen in the period counts 0 in months without a row.
     """
     window = _trailing_months(quarter, months)
     frame = data.operations[data.operations["month"].isin(window)]
@@ -471,9 +471,10 @@ def nps_by_quarter(
 ) -> pd.DataFrame:
     """Return the NPS of each of the last ``quarters`` quarters.
 
-    Columns ``quarter`` (``Q3 2026``), ``responses``, ``promoters`` (answers
-    9-10), ``passives`` (7-8), ``detractors`` (0-6) and ``nps`` (percentage of
-    promoters minus percentage of detractors; NaN without responses).
+    Columns ``quarter`` (``Q3 2026``), ``responses``, ``promoters`` (scores
+    9-10), ``passives`` (7-8), ``detractors`` (0-6) and ``nps``. NPS is the
+    percentage of promoters minus the percentage of detractors, NaN without
+    responses.
     """
     nps = data.nps
     rows = []

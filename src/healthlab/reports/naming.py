@@ -41,7 +41,7 @@ def slugify(text: str, max_length: int = MAX_SLUG_LENGTH) -> str:
 
 
 def _id_part(client_id: str) -> str:
-    # Ids made of letters, digits and underscores are used as they are; any
+    # Ids made of letters, digits and underscores are used as they are. Any
     # other id gets a short hash, so two ids that fold to the same text differ.
     if _SAFE_ID.fullmatch(client_id):
         return client_id
@@ -85,9 +85,9 @@ def report_stems(
     Raises
     ------
     ReportError
-        If two clients would get the same file name, which needs two client ids
-        that differ only in characters outside ``A-Za-z0-9_`` and share a hash
-        prefix; the message names both clients.
+        If two clients would get the same file name. That takes two ids that
+        differ only in letter case, or in characters outside ``A-Za-z0-9_``
+        with the same hash prefix. The message names both clients.
     """
     pairs = clients.items() if isinstance(clients, Mapping) else clients
     stems: dict[str, str] = {}

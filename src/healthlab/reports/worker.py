@@ -202,10 +202,14 @@ def warm_worker(kernel_name: str = "python3") -> None:
     import papermill  # noqa: F401
     import weasyprint  # noqa: F401
 
-    from healthlab.reports.export import _exporter
+    from healthlab.reports.export import _exporter, html_to_pdf
+    from healthlab.reports.markup import cover
 
     _exporter()
     _engine_name()
+    # The first PDF of a process also loads the fonts: do it now, with Greek
+    # and Japanese text so the fallback fonts load too.
+    html_to_pdf(f"<html><body>{cover('Ωμέγα 東京', 'Q1 2000', '-', '-')}</body></html>")
     with contextlib.suppress(Exception):
         if _SUPPLY.spare is None:
             _SUPPLY.spare = _remember(_launch(kernel_name))
