@@ -59,7 +59,7 @@ def test_invalid_parameters(portfolio: Path, overrides: dict, message: str) -> N
 
 
 def test_missing_model_file_is_config_error(portfolio: Path) -> None:
-    with pytest.raises(ConfigError, match="Model file not found"):
+    with pytest.raises(ConfigError, match="Model file nope.yaml not found"):
         validate_parameters(
             _active(portfolio), "2026Q3", str(portfolio), model_file="nope.yaml"
         )
