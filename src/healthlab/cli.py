@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -116,13 +116,15 @@ def calibrate(
         Path | None, typer.Option("--out", help="Model file (YAML) to write.")
     ] = None,
     horizon: Annotated[
-        int,
+        int | None,
         typer.Option(
-            min=1, max=60, help="Months after an observation in which churn counts."
+            min=1,
+            max=60,
+            help="Months after an observation in which churn counts (default 12).",
         ),
-    ] = 12,
+    ] = None,
     model_type: Annotated[
-        str,
+        Literal["logit", "hazard"],
         typer.Option(
             "--model-type",
             help="logit (logistic regression) or hazard (cloglog discrete-time "
@@ -188,75 +190,27 @@ def calibrate(
     With --table, fit the same guarded model on any one-row-per-customer table
     and print its coefficients and cross-validated metrics instead.
     """
-    from healthlab.calibration import calibrate_dataset, calibrate_table
+    from healthlab.calibration import calibrate as run_calibration
 
-    if table is not None:
-        if dataset is not None:
-            raise ConfigError(
-                f"Give either a dataset folder ({dataset}) or --table ({table}), "
-                "not both."
-            )
-        if outcome is None or features is None:
-            raise ConfigError("--table needs --outcome COLUMN and --features A,B,C.")
-        dataset_only = {
-            "--out": out is not None,
-            "--base-model": base_model is not None,
-            "--mapping": mapping is not None,
-            "--force": force,
-            "--horizon": horizon != 12,
-            "--test-start": test_start is not None,
-        }
-        given = [name for name, used in dataset_only.items() if used]
-        if given:
-            raise ConfigError(
-                f"These options are for dataset calibration, not --table: "
-                f"{', '.join(given)}. With --table the coefficients are printed."
-            )
-        result = calibrate_table(
-            table,
-            outcome,
-            _split(features, "--features"),
-            id_column=id_column,
-            drop_invalid=drop_invalid,
-            categorical=[
-                name.strip() for name in (categorical or "").split(",") if name.strip()
-            ],
-            model_type=model_type,
-        )
-        typer.echo(result.summary())
-        return
-
-    if dataset is None:
-        raise ConfigError(
-            "Give a dataset folder (healthlab calibrate DIR --out FILE) or a table "
-            "(healthlab calibrate --table FILE --outcome COLUMN --features A,B,C)."
-        )
-    table_only = [
-        name
-        for name, used in {
-            "--outcome": outcome is not None,
-            "--features": features is not None,
-            "--id": id_column is not None,
-            "--categorical": categorical is not None,
-            "--drop-invalid": drop_invalid,
-        }.items()
-        if used
-    ]
-    if table_only:
-        raise ConfigError(f"These options need --table: {', '.join(table_only)}.")
-    if out is None:
-        raise ConfigError("Name the model file to write with --out FILE.yaml.")
-    calibration = calibrate_dataset(
+    result = run_calibration(
         dataset,
-        out,
+        table=table,
+        out=out,
         horizon=horizon,
         model_type=model_type,
         base_model=base_model,
         mapping=mapping,
         force=force,
         test_start=test_start,
+        outcome=outcome,
+        features=None if features is None else _split(features, "--features"),
+        id_column=id_column,
+        categorical=None
+        if categorical is None
+        else [name.strip() for name in categorical.split(",") if name.strip()],
+        drop_invalid=drop_invalid,
     )
-    typer.echo(calibration.summary())
+    typer.echo(result.summary())
 
 
 @app.command()

@@ -168,7 +168,67 @@ def test_invalid_test_start_raises(sample_dir: Path, start: str) -> None:
         calibrate_data(data, load_model(), test_start=start)
 
 
-def test_test_start_outside_history_raises(sample_dir: Path) -> None:
+def test_test_start_before_training_raises(sample_dir: Path) -> None:
     data = load_dataset(sample_dir)
-    with pytest.raises(CalibrationError, match="too short for a backtest"):
+    with pytest.raises(
+        ConfigError,
+        match=r"test start 2024-01 leaves no training month.*first observation "
+        r"month is 2023-10\. Choose a test start from 2024-11 to 2025-09\.",
+    ):
         calibrate_data(data, load_model(), test_start="2024-01")
+
+
+def test_test_start_after_data_end_raises(sample_dir: Path) -> None:
+    data = load_dataset(sample_dir)
+    with pytest.raises(
+        ConfigError,
+        match=r"test start 2030-01 is after the last month of data, 2026-09\.",
+    ):
+        calibrate_data(data, load_model(), test_start="2030-01")
+
+
+def test_test_start_without_outcomes_raises(sample_dir: Path) -> None:
+    data = load_dataset(sample_dir)
+    with pytest.raises(
+        ConfigError,
+        match=r"test start 2026-01 is after the last observation month with a "
+        r"known outcome, 2025-09: .* last month of data, 2026-09\.",
+    ):
+        calibrate_data(data, load_model(), test_start="2026-01")
+
+
+def test_test_start_checked_before_horizon(sample_dir: Path) -> None:
+    # A 36-month horizon leaves no observation, but the test start is the
+    # mistake to report first.
+    data = load_dataset(sample_dir)
+    with pytest.raises(ConfigError, match="after the last month of data, 2026-09"):
+        calibrate_data(data, load_model(), horizon=36, test_start="2027-03")
+
+
+def test_output_under_a_file_fails_before_loading(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker.txt"
+    blocker.write_text("x\n")
+    with pytest.raises(ConfigError, match="blocker.txt is a file, not a folder"):
+        calibrate_dataset(tmp_path / "no-such-dataset", blocker / "model.yaml")
+
+
+def test_output_folder_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="it is a folder. Give a file name"):
+        calibrate_dataset(tmp_path / "no-such-dataset", tmp_path)
+
+
+def test_bad_test_start_fails_before_loading(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="Invalid test start 'May'"):
+        calibrate_dataset(
+            tmp_path / "no-such-dataset", tmp_path / "m.yaml", test_start="May"
+        )
+
+
+def test_summary_labels_churned_clients(written: CalibrationResult) -> None:
+    summary = written.summary()
+    churned = written.observations.churned_clients
+    assert f"{churned} churned clients in all observation rows" in summary
+    joint = [f for f in written.findings if "cannot split their effect" in f.message]
+    assert len(joint) == 1
+    fitted = written.final.fitted_rows
+    assert f"clients of the {fitted} rows in the weight fit" in joint[0].message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,7 @@ def test_calibrate_writes_model(sample_dir: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Backtest" in result.stdout
     assert f"Wrote {out}" in result.stdout
+    assert "churned clients in all observation rows" in result.stdout
     assert load_model(out).provenance["horizon_months"] == 12
 
 
@@ -79,7 +81,15 @@ def test_unknown_model_type(sample_dir: Path, tmp_path: Path) -> None:
     result = _run(
         "calibrate", sample_dir, "--out", tmp_path / "m.yaml", "--model-type", "cox"
     )
-    _assert_user_error(result, "Unknown model type 'cox'")
+    # The usage error is boxed and wrapped, so the choices may span two lines.
+    _assert_user_error(result, "'cox' is not one of 'logit',")
+    assert "'hazard'" in result.stderr
+
+
+def test_help_lists_model_types() -> None:
+    result = _run("calibrate", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "logit|hazard" in result.stdout
 
 
 def test_table_prints_coefficients(customers: Path) -> None:
@@ -122,3 +132,71 @@ def test_table_rejects_dataset_options(customers: Path, tmp_path: Path) -> None:
         tmp_path / "m.yaml",
     )
     _assert_user_error(result, "not --table: --out")
+
+
+def test_test_start_after_data_end(small_sample_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.yaml"
+    result = _run(
+        "calibrate", small_sample_dir, "--out", out, "--test-start", "2030-01"
+    )
+    _assert_user_error(
+        result, "The test start 2030-01 is after the last month of data, 2026-09."
+    )
+    assert "shorter horizon" not in result.stderr
+    assert not out.exists()
+
+
+def test_table_folder_exit_2(tmp_path: Path) -> None:
+    result = _run(
+        "calibrate", "--table", tmp_path, "--outcome", "left", "--features", "usage"
+    )
+    _assert_user_error(
+        result,
+        "is a folder; --table expects a CSV or Parquet file with one row per customer",
+    )
+
+
+def test_table_not_found_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "customers.csv"
+    result = _run(
+        "calibrate", "--table", missing, "--outcome", "left", "--features", "usage"
+    )
+    _assert_user_error(result, f"The table {missing} was not found; --table expects")
+
+
+def test_table_workbook_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    with zipfile.ZipFile(path, "w") as workbook:
+        workbook.writestr("xl/workbook.xml", "<workbook>\u00e9</workbook>" * 50)
+    result = _run(
+        "calibrate", "--table", path, "--outcome", "left", "--features", "usage"
+    )
+    _assert_user_error(result, "zip archive, such as an Excel workbook")
+    assert "codec" not in result.stderr
+
+
+def test_table_semicolons_exit_2(customers: Path, tmp_path: Path) -> None:
+    path = tmp_path / "semicolons.csv"
+    path.write_text(customers.read_text().replace(",", ";"))
+    result = _run(
+        "calibrate", "--table", path, "--outcome", "left", "--features", "usage"
+    )
+    _assert_user_error(result, "separate cells with ';': save it with commas")
+
+
+def test_table_wrong_outcome_is_capped(customers: Path) -> None:
+    result = _run(
+        "calibrate", "--table", customers, "--outcome", "usage", "--features", "left"
+    )
+    _assert_user_error(result, "300 rows break this rule, from row 2 to row 301")
+    assert len(result.stderr.splitlines()) < 30
+
+
+def test_bad_output_fails_before_fit(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker.txt"
+    blocker.write_text("x\n")
+    # The dataset does not exist either: the output is checked first.
+    result = _run(
+        "calibrate", tmp_path / "no-such-dataset", "--out", blocker / "m.yaml"
+    )
+    _assert_user_error(result, "blocker.txt is a file, not a folder")

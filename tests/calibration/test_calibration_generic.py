@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
+from healthlab._parsing import MAX_ROWS_PER_RULE
 from healthlab.calibration import calibrate_table
 from healthlab.errors import ConfigError, DataValidationError
 
@@ -259,3 +261,98 @@ def test_parquet_missing_number_names_row(tmp_path: Path) -> None:
     frame.to_parquet(parquet)
     with pytest.raises(DataValidationError, match="row 8, column `usage`: blank"):
         calibrate_table(parquet, "left", ["usage", "plan"])
+
+
+def test_folder_as_table_raises(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"is a folder; --table expects a CSV or Parquet file with one row "
+        r"per customer",
+    ):
+        calibrate_table(tmp_path, "left", ["usage"])
+
+
+def test_missing_table_says_what_is_expected(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"absent\.csv was not found; --table expects a CSV or Parquet file",
+    ):
+        calibrate_table(tmp_path / "absent.csv", "left", ["usage"])
+
+
+def test_workbook_named_csv_raises(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    with zipfile.ZipFile(path, "w") as workbook:
+        workbook.writestr("xl/workbook.xml", "<workbook>\u00e9</workbook>" * 50)
+    with pytest.raises(ConfigError, match="zip archive, such as an Excel workbook"):
+        calibrate_table(path, "left", ["usage"])
+
+
+def test_windows_1252_table_names_line(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_bytes("usage,left,city\n1.5,No,Z\u00fcrich\n".encode("cp1252"))
+    with pytest.raises(ConfigError, match=r"row 2: invalid UTF-8.*0xfc"):
+        calibrate_table(path, "left", ["usage"])
+
+
+def test_semicolon_table_hints_separator(tmp_path: Path) -> None:
+    path = _write(tmp_path, _table().to_csv(index=False, sep=";"))
+    with pytest.raises(ConfigError, match="separate cells with ';': save it with"):
+        calibrate_table(path, "left", ["usage"])
+
+
+def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(_table().to_csv(index=False), encoding="utf-8-sig")
+    result = calibrate_table(path, "left", ["usage"], id_column="customer")
+    assert result.fit.n_obs == 400
+
+
+def test_many_invalid_cells_listed_per_rule(tmp_path: Path) -> None:
+    frame = _table()
+    path = _write(tmp_path, frame.to_csv(index=False))
+    with pytest.raises(DataValidationError) as info:
+        calibrate_table(path, "left", ["usage"], id_column="plan")
+    problems = info.value.problems
+    assert len(problems) == MAX_ROWS_PER_RULE + 1
+    assert problems[0].row is None
+    assert "400 rows break this rule, from row 2 to row 401" in problems[0].message
+    assert "only the first 20 are listed" in str(info.value)
+    assert [problem.row for problem in problems[1:]] == list(range(2, 22))
+
+
+def test_many_invalid_outcomes_keep_count(tmp_path: Path) -> None:
+    frame = _table()
+    frame["left"] = frame["plan"]
+    path = _write(tmp_path, frame.to_csv(index=False))
+    with pytest.raises(DataValidationError, match="400 rows break this rule"):
+        calibrate_table(path, "left", ["usage"])
+
+
+def test_drop_invalid_drops_every_bad_row(tmp_path: Path) -> None:
+    frame = _table().astype({"usage": object})
+    frame.loc[:29, "usage"] = "n/a"
+    path = _write(tmp_path, frame.to_csv(index=False))
+    result = calibrate_table(path, "left", ["usage", "plan"], drop_invalid=True)
+    assert result.dropped_rows == list(range(2, 32))
+    assert result.fit.n_obs == 370
+    assert "30 rows dropped as invalid" in result.summary()
+    assert "and 10 more" in result.summary()
+
+
+def test_one_dropped_row_is_singular(tmp_path: Path) -> None:
+    frame = _table().astype({"usage": object})
+    frame.loc[3, "usage"] = "n/a"
+    path = _write(tmp_path, frame.to_csv(index=False))
+    result = calibrate_table(path, "left", ["usage"], drop_invalid=True)
+    assert "; 1 row dropped as invalid." in result.summary()
+
+
+def test_skipped_empty_rows_keep_row_numbers(tmp_path: Path) -> None:
+    text = _table(n=200).to_csv(index=False)
+    lines = text.splitlines()
+    lines.insert(3, ",,,")
+    lines[10] = lines[10].rsplit(",", 1)[0] + ",maybe"
+    path = _write(tmp_path, "\n".join(lines) + "\n")
+    with pytest.raises(DataValidationError, match="row 11, column `left`"):
+        calibrate_table(path, "left", ["usage"])

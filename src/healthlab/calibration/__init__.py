@@ -17,7 +17,9 @@ The modules follow the data flow:
   lift on later observation dates than the fit;
 - :mod:`~healthlab.calibration.generic`: the same fit on any
   one-row-per-customer table;
-- :mod:`~healthlab.calibration.api`: end-to-end calibration and the model file.
+- :mod:`~healthlab.calibration.api`: end-to-end calibration and the model file;
+- :mod:`~healthlab.calibration.command`: one entry point for a dataset or a
+  table, with the checks of which options go with which.
 """
 
 from healthlab.calibration.api import (
@@ -25,6 +27,7 @@ from healthlab.calibration.api import (
     calibrate_data,
     calibrate_dataset,
 )
+from healthlab.calibration.command import calibrate
 from healthlab.calibration.findings import Finding
 from healthlab.calibration.fitting import FitResult, fit_churn_model
 from healthlab.calibration.generic import GenericFitResult, calibrate_table
@@ -34,6 +37,7 @@ __all__ = [
     "Finding",
     "FitResult",
     "GenericFitResult",
+    "calibrate",
     "calibrate_data",
     "calibrate_dataset",
     "calibrate_table",

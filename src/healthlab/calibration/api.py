@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from healthlab.calibration.backtest import Backtest, run_backtest
+import pandas as pd
+
+from healthlab.calibration.backtest import (
+    Backtest,
+    check_test_start_in_data,
+    parse_month,
+    run_backtest,
+)
 from healthlab.calibration.findings import Finding
 from healthlab.calibration.fitting import check_model_type
 from healthlab.calibration.observations import ObservationTable, build_observations
@@ -53,8 +61,8 @@ class CalibrationResult:
         lines = [
             f"Calibrated {self.final.fit.model_type} model on {table.observations} "
             f"observations of {table.clients} clients ({table.events} churn rows, "
-            f"{table.churned_clients} churned clients), horizon {table.horizon} "
-            "months.",
+            f"{table.churned_clients} churned clients in all observation rows), "
+            f"horizon {table.horizon} months.",
             f"Weights: {weights}.",
             f"Backtest (train {self.backtest.train_first:%Y-%m} to "
             f"{self.backtest.train_last:%Y-%m}, test "
@@ -129,6 +137,8 @@ def calibrate_dataset(
     from healthlab.dataset import load_dataset
 
     check_model_type(model_type)
+    if test_start is not None:
+        parse_month(test_start)
     output = None if out is None else Path(out)
     _check_output(output, force)
     previous_file = Path(base_model) if base_model is not None else default_model_path()
@@ -163,8 +173,15 @@ def calibrate_data(
     The backtest fits on the earlier observation dates; the returned model is
     then fitted on all of them. Provenance is left empty.
     """
+    from healthlab.components import compute_components
+
     check_model_type(model_type)
-    table = build_observations(data, previous, horizon)
+    components = compute_components(data, previous)
+    # A test start after the data ends is wrong whatever the horizon, so it is
+    # reported before the observation table, which may fail for other reasons.
+    if test_start is not None and not components.empty:
+        check_test_start_in_data(test_start, pd.Timestamp(components["month"].max()))
+    table = build_observations(data, previous, horizon, components=components)
     backtest = run_backtest(table, previous, model_type, test_start)
     final = fit_score_model(table.frame, previous, model_type, horizon)
     findings = [*table.findings, *final.findings, *backtest.findings]
@@ -183,8 +200,20 @@ def calibrate_data(
 
 
 def _check_output(output: Path | None, force: bool) -> None:
+    """Reject an output path that cannot take the model file, before any fit.
+
+    Creates the output's folder if it is missing, so that a path that cannot
+    be written fails in seconds rather than after the calibration.
+    """
+    from healthlab._io import ensure_folder
+
     if output is None:
         return
+    if output.is_dir():
+        raise ConfigError(
+            f"Cannot write the model file {output}: it is a folder. Give a file "
+            "name ending in .yaml, such as --out model.yaml."
+        )
     if output.exists() and not force:
         raise ConfigError(
             f"{output} already exists; pass --force (force=True) to replace it, "
@@ -192,6 +221,12 @@ def _check_output(output: Path | None, force: bool) -> None:
         )
     if output.suffix.lower() not in (".yaml", ".yml"):
         raise ConfigError(f"The model file {output} must end in .yaml or .yml.")
+    folder = ensure_folder(output.parent)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"Cannot write the model file {output}: the folder {folder} is not "
+            "writable. Choose a folder you can write to."
+        )
 
 
 def file_sha256(path: Path) -> str:

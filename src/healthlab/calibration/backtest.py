@@ -83,20 +83,25 @@ def split_months(
 
     Raises
     ------
+    ConfigError
+        If ``test_start`` is not a month, or lies outside the observation
+        months that leave one month on each side of the gap.
     CalibrationError
-        If the history is too short for one month on each side of the gap,
-        or ``test_start`` leaves either side empty.
+        If the history is too short for one month on each side of the gap.
     """
     months = table.frame["month"]
     first, last = months.min(), months.max()
     horizon = pd.DateOffset(months=table.horizon)
+    # The earliest test start leaves one training month before the gap.
+    earliest = first + horizon + pd.DateOffset(months=1)
     if test_start is None:
         span = (last.year - first.year) * 12 + last.month - first.month
         # Equal numbers of months on each side of the gap of one horizon.
         train_months = (span + 1 - table.horizon) // 2
         start = first + horizon + pd.DateOffset(months=max(train_months, 0))
     else:
-        start = _parse_month(test_start)
+        start = parse_month(test_start)
+        _check_test_start(table, start, earliest)
     train_last = start - horizon - pd.DateOffset(months=1)
     if train_last < first or start > last:
         raise CalibrationError(
@@ -109,7 +114,62 @@ def split_months(
     return train_last, start
 
 
-def _parse_month(value: str | pd.Timestamp) -> pd.Timestamp:
+def check_test_start_in_data(
+    test_start: str | pd.Timestamp, data_end: pd.Timestamp, advice: str = ""
+) -> None:
+    """Reject a test start after the last month of data.
+
+    Raises
+    ------
+    ConfigError
+        If ``test_start`` is not a month or is after ``data_end``.
+    """
+    start = parse_month(test_start)
+    if start > data_end:
+        raise ConfigError(
+            f"The test start {start:%Y-%m} is after the last month of data, "
+            f"{data_end:%Y-%m}. "
+            + (advice or "Choose an earlier test start (--test-start YYYY-MM).")
+        )
+
+
+def _check_test_start(
+    table: ObservationTable, start: pd.Timestamp, earliest: pd.Timestamp
+) -> None:
+    """Reject a requested test start outside the usable observation months."""
+    first, last = table.frame["month"].min(), table.frame["month"].max()
+    if earliest <= last:
+        advice = f"Choose a test start from {earliest:%Y-%m} to {last:%Y-%m}."
+    else:
+        advice = (
+            f"No test start works with a {table.horizon}-month horizon on this "
+            "history; use a shorter horizon or a longer history."
+        )
+    check_test_start_in_data(start, table.data_end, advice)
+    if start > last:
+        raise ConfigError(
+            f"The test start {start:%Y-%m} is after the last observation month "
+            f"with a known outcome, {last:%Y-%m}: the {table.horizon}-month "
+            f"horizon of later months runs past the last month of data, "
+            f"{table.data_end:%Y-%m}. {advice}"
+        )
+    if start < earliest:
+        raise ConfigError(
+            f"The test start {start:%Y-%m} leaves no training month: training "
+            f"months must end more than {table.horizon} months before the test "
+            "period, and "
+            f"the first observation month is {first:%Y-%m}. {advice}"
+        )
+
+
+def parse_month(value: str | pd.Timestamp) -> pd.Timestamp:
+    """Return the first day of the month ``value`` names (``YYYY-MM``).
+
+    Raises
+    ------
+    ConfigError
+        If ``value`` is not a month such as ``2025-04``.
+    """
     if isinstance(value, pd.Timestamp):
         return value.to_period("M").to_timestamp()
     match = re.fullmatch(r"(\d{4})-(\d{2})(-\d{2})?", str(value).strip())

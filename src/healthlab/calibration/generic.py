@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from healthlab._parsing import MAX_ROWS_PER_RULE
 from healthlab.calibration.diagnostics import Metrics, evaluate
 from healthlab.calibration.findings import Finding
 from healthlab.calibration.fitting import FitResult, check_model_type, fit_churn_model
@@ -91,7 +92,7 @@ class GenericFitResult:
         lines = [
             f"{self.source}: outcome `{self.outcome_column}`, {fit.n_obs} rows, "
             f"{fit.n_events} events ({fit.n_events / fit.n_obs:.1%}); "
-            f"{len(self.dropped_rows)} rows dropped as invalid.",
+            f"{_count(len(self.dropped_rows), 'row')} dropped as invalid.",
             f"Model: {_MODEL_NAMES[fit.model_type]}, {fit.method}, {fit.cov_type} "
             "standard errors.",
         ]
@@ -120,23 +121,43 @@ class GenericFitResult:
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV (every cell as text) or Parquet table.
 
+    The file goes through the dataset reader's checks, so an Excel workbook,
+    a binary, UTF-16 or non-UTF-8 file is named as such. The index of the
+    returned frame is the spreadsheet row number (the header is row 1).
+
     Raises
     ------
     ConfigError
-        If the file is missing, unreadable or not CSV or Parquet.
+        If the path is a folder, the file is missing, unreadable or not CSV
+        or Parquet, or its header names a column twice.
     """
+    from healthlab._reading import _read_csv, _read_parquet
+
     file = Path(path)
+    expected = (
+        "--table expects a CSV or Parquet file with one row per customer and the "
+        "column names on the first line"
+    )
+    if file.is_dir():
+        raise ConfigError(
+            f"The table {file} is a folder; {expected}. To calibrate a dataset "
+            f"folder, run `healthlab calibrate {file} --out MODEL.yaml` without "
+            "--table."
+        )
     if not file.is_file():
-        raise ConfigError(f"Table {file} not found.")
+        raise ConfigError(f"The table {file} was not found; {expected}.")
     suffix = file.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(file)
-        if suffix in (".csv", ".txt"):
-            return pd.read_csv(file, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise ConfigError(f"Cannot read table {file}: {error}") from None
-    raise ConfigError(f"Table {file} must be a .csv or .parquet file.")
+    if suffix not in (".csv", ".txt", ".parquet"):
+        raise ConfigError(f"The table {file} must be a .csv or .parquet file.")
+
+    reader = _read_parquet if suffix == ".parquet" else _read_csv
+    frame, problems = reader(file, file.name)
+    # A UTF-8 byte-order mark is stripped before parsing, so it is harmless here.
+    problems = [problem for problem in problems if problem.rule != "byte-order-mark"]
+    if frame is None or problems:
+        details = "\n".join(f"  - {problem}" for problem in problems)
+        raise ConfigError(f"Cannot read the table {file}:\n{details}")
+    return frame
 
 
 def calibrate_table(
@@ -192,18 +213,20 @@ def calibrate_table(
     check_model_type(model_type)
     if isinstance(table, pd.DataFrame):
         frame, source = table, "table"
+        rows = pd.Series(np.arange(len(frame)) + FIRST_DATA_ROW, name="row")
     else:
+        # The reader numbers rows as a spreadsheet does and skips empty rows.
         frame, source = read_table(table), Path(table).name
+        rows = pd.Series(frame.index.to_numpy(), name="row")
     features = list(features)
     _check_columns(frame, source, outcome, features, id_column, categorical)
     frame = frame.reset_index(drop=True)
-    rows = pd.Series(np.arange(len(frame)) + FIRST_DATA_ROW, name="row")
 
     problems: list[Problem] = []
     if id_column is not None:
         problems += _duplicate_ids(frame[id_column], source, id_column, rows)
         if problems:
-            raise DataValidationError(source, problems)
+            raise DataValidationError(source, _listed_first(problems))
     y, outcome_problems = _parse_outcome(frame[outcome], source, outcome, rows)
     problems += outcome_problems
     kinds = {
@@ -223,13 +246,14 @@ def calibrate_table(
     findings: list[Finding] = []
     invalid = sorted({problem.row for problem in problems if problem.row is not None})
     if problems and not drop_invalid:
-        raise DataValidationError(source, problems)
+        raise DataValidationError(source, _listed_first(problems))
     if invalid:
         keep = ~rows.isin(invalid)
         y = y[keep]
         values = {name: column[keep] for name, column in values.items()}
-        shown = ", ".join(str(row) for row in invalid[:20])
-        more = f" and {len(invalid) - 20} more" if len(invalid) > 20 else ""
+        shown = ", ".join(str(row) for row in invalid[:MAX_ROWS_PER_RULE])
+        hidden = len(invalid) - MAX_ROWS_PER_RULE
+        more = f" and {hidden} more" if hidden > 0 else ""
         findings.append(
             Finding(
                 "invalid_rows",
@@ -278,7 +302,14 @@ def _check_columns(
     named = [outcome, *features, *([id_column] if id_column else []), *categorical]
     unknown = [name for name in dict.fromkeys(named) if name not in frame.columns]
     if unknown:
+        from healthlab._reading import (
+            _is_one_column_with_separators,
+            _wrong_separator,
+        )
+
         available = [str(name) for name in frame.columns]
+        if _is_one_column_with_separators(available, {}):
+            raise ConfigError(str(_wrong_separator(source, available[0])))
         hints = []
         for name in unknown:
             close = difflib.get_close_matches(name, available, n=1)
@@ -301,6 +332,44 @@ def _check_columns(
         raise ConfigError(
             f"Categorical columns must be features too: {', '.join(stray)}."
         )
+
+
+def _count(number: int, noun: str) -> str:
+    """Return "1 row", "2 rows": a count with its noun in the right number."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _listed_first(problems: list[Problem]) -> list[Problem]:
+    """Keep the first rows of each column and rule, plus one line with the count.
+
+    A table with a wrong outcome column has an invalid cell in every row, and
+    a message with thousands of lines cannot be read. As in dataset validation,
+    each column and rule keeps its first :data:`MAX_ROWS_PER_RULE` rows. The
+    count lines come first, because
+    :class:`~healthlab.errors.DataValidationError` shows only the first
+    problems in its message.
+    """
+    groups: dict[tuple[str | None, str], list[Problem]] = {}
+    for problem in problems:
+        groups.setdefault((problem.column, problem.rule), []).append(problem)
+
+    counts: list[Problem] = []
+    listed: list[Problem] = []
+    for (column, rule), group in groups.items():
+        listed += group[:MAX_ROWS_PER_RULE]
+        if len(group) > MAX_ROWS_PER_RULE:
+            first = group[0]
+            counts.append(
+                Problem(
+                    first.file,
+                    rule,
+                    f"{first.message}: {len(group)} rows break this rule, from "
+                    f"row {first.row} to row {group[-1].row}; only the first "
+                    f"{MAX_ROWS_PER_RULE} are listed",
+                    column=column,
+                )
+            )
+    return counts + listed
 
 
 def _text(column: pd.Series) -> pd.Series:

@@ -325,7 +325,8 @@ def _method_findings(
             f"{1 - EVIDENCE_LEVEL:.0%} bound below 0, although each component "
             "with evidence predicts less churn on its own: they are correlated "
             f"({pairs.min():.2f} to {pairs.max():.2f}) and the fit cannot split "
-            f"their effect with {churned_clients} churned clients.",
+            f"their effect with the {churned_clients} churned clients of the "
+            f"{len(design)} rows in the weight fit.",
             "The ridge fit shares the weight among them rather than giving 0 "
             "to each component whose joint interval includes 0.",
         )
