@@ -31,6 +31,12 @@ def test_message_lists_few_problems() -> None:
     assert lines[-1] == "Fix these problems and run the command again."
 
 
+def test_message_names_table_file() -> None:
+    error = DataValidationError("customers.csv", _problems(2))
+    first = str(error).splitlines()[0]
+    assert first == "Table customers.csv is invalid: 2 problems found."
+
+
 def test_message_fits_one_screen(tmp_path: Path) -> None:
     error = DataValidationError(str(tmp_path), _problems(500))
     lines = str(error).splitlines()

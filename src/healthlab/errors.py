@@ -63,7 +63,10 @@ class DataValidationError(HealthlabError):
     def _build_message(self) -> str:
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
-        lines = [f"Dataset {self.source} is invalid: {count} {noun} found."]
+        # A single table file (`calibrate --table`) is not a dataset folder.
+        is_file = Path(self.source).suffix.lower() in (".csv", ".parquet")
+        kind = "Table" if is_file else "Dataset"
+        lines = [f"{kind} {self.source} is invalid: {count} {noun} found."]
         lines += [f"  - {problem}" for problem in self.problems[:MAX_LISTED]]
         hidden = count - MAX_LISTED
         if hidden > 0:
