@@ -26,7 +26,7 @@ DEFAULT_REPORTS = 24
 
 @dataclass
 class DemoResult:
-    """Where ``run_demo`` wrote each output, and how long each step took."""
+    """Output paths of one ``run_demo`` call and the seconds each step took."""
 
     out: Path
     dataset: Path
@@ -139,7 +139,8 @@ def run_demo(
             f"(95% CI {metrics.auc_low:.3f}-{metrics.auc_high:.3f})"
         )
     except CalibrationError as error:
-        # The sample is large enough to calibrate; a smaller --clients may not be.
+        # The default sample calibrates, but a small --clients may have too few
+        # churned clients, so the demo goes on with the default weights.
         warnings.warn(
             f"Calibration failed, using default weights: {error}", stacklevel=2
         )
