@@ -156,3 +156,31 @@ def check_table_suffix(target: str | Path) -> str:
             f"{', '.join(TABLE_SUFFIXES)}."
         )
     return suffix
+
+
+def find_notebook(name: str) -> Path:
+    """Return the path of a project notebook such as ``qbr-report.ipynb``.
+
+    A copy packaged inside ``healthlab/notebooks/`` wins; otherwise the
+    ``notebooks/`` folder of the source checkout, which is where an editable
+    install finds it.
+
+    Raises
+    ------
+    ReportError
+        If neither exists, as in a wheel install without the notebooks.
+    """
+    from importlib import resources
+
+    from healthlab.errors import ReportError
+
+    packaged = Path(str(resources.files("healthlab") / "notebooks" / name))
+    source_tree = Path(__file__).resolve().parents[2] / "notebooks" / name
+    for candidate in (packaged, source_tree):
+        if candidate.is_file():
+            return candidate
+    raise ReportError(
+        f"The notebook {name} was not found next to the package; pass its path "
+        "with `notebook=`, or install healthlab from a source checkout with "
+        "`pip install -e .`."
+    )

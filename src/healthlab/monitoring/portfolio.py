@@ -21,12 +21,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from healthlab._io import find_notebook
 from healthlab.dataset import Dataset
 from healthlab.errors import ConfigError, ReportError
 from healthlab.model import COMPONENTS, ScoreModel
@@ -294,22 +294,8 @@ def backtest(portfolio: Portfolio) -> BacktestResult:
 
 
 def default_notebook() -> Path:
-    """Return the portfolio notebook: the packaged copy, else the source tree's.
-
-    Raises
-    ------
-    ReportError
-        If neither exists, as in an install without the notebooks.
-    """
-    packaged = Path(str(resources.files("healthlab") / "notebooks" / NOTEBOOK_NAME))
-    source_tree = Path(__file__).resolve().parents[3] / "notebooks" / NOTEBOOK_NAME
-    for candidate in (packaged, source_tree):
-        if candidate.is_file():
-            return candidate
-    raise ReportError(
-        f"The notebook {NOTEBOOK_NAME} was not found next to the package; pass "
-        "its path with `notebook=` (or run from a source checkout)."
-    )
+    """Return the portfolio notebook, packaged or from the source tree."""
+    return find_notebook(NOTEBOOK_NAME)
 
 
 def render_portfolio_report(

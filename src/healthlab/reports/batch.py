@@ -43,15 +43,14 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from healthlab import __version__
-from healthlab._io import write_bytes_atomic, write_text_atomic
-from healthlab.errors import ParameterError, ReportError
+from healthlab._io import find_notebook, write_bytes_atomic, write_text_atomic
+from healthlab.errors import ParameterError
 from healthlab.model import ScoreModel, default_model_path, load_model
 from healthlab.reports.manifest import (
     Entry,
@@ -126,22 +125,8 @@ class BatchResult:
 
 
 def default_notebook() -> Path:
-    """Return the report notebook: packaged copy first, else the source tree's.
-
-    Raises
-    ------
-    ReportError
-        If neither exists, as in an install without the notebook.
-    """
-    packaged = Path(str(resources.files("healthlab") / "notebooks" / NOTEBOOK_NAME))
-    source_tree = Path(__file__).resolve().parents[3] / "notebooks" / NOTEBOOK_NAME
-    for candidate in (packaged, source_tree):
-        if candidate.is_file():
-            return candidate
-    raise ReportError(
-        f"The report notebook {NOTEBOOK_NAME} was not found next to the package; "
-        "pass its path with `notebook=` (or run from a source checkout)."
-    )
+    """Return the report notebook, packaged or from the source tree."""
+    return find_notebook(NOTEBOOK_NAME)
 
 
 def _sha256(data: bytes) -> str:
