@@ -361,6 +361,9 @@ def render_portfolio_report(
                 progress_bar=False,
                 cwd=work,
                 execution_timeout=timeout,
+                # The kernel's own start-up warnings (plain TCP on loopback) are
+                # noise on the command line; cell errors still raise.
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except PapermillExecutionError as error:
             raise ReportError(
