@@ -79,6 +79,24 @@ def ensure_folder(folder: str | Path) -> Path:
     return folder
 
 
+def check_folder_path(folder: str | Path) -> Path:
+    """Check that ``folder`` is or can become a folder, without creating it.
+
+    Raises
+    ------
+    ConfigError
+        If ``folder`` or one of its parents is an existing file.
+    """
+    folder = Path(folder)
+    blocker = next((part for part in (folder, *folder.parents) if part.is_file()), None)
+    if blocker is not None:
+        raise ConfigError(
+            f"Cannot use the folder {folder}: {blocker} is a file, not a folder. "
+            "Choose another path."
+        )
+    return folder
+
+
 def check_not_input(target: str | Path, dataset: str | Path) -> None:
     """Reject an output path that is one of the table files of ``dataset``.
 

@@ -249,6 +249,17 @@ def test_cli_user_errors_exit_2(
     assert not (tmp_path / "out").exists()
 
 
+def test_cli_output_under_a_file_exit_2(portfolio: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder")
+    run = _cli(
+        "render", str(portfolio), "--quarter", QUARTER, "--out", str(blocker / "out")
+    )
+    assert run.returncode == 2
+    assert f"{blocker} is a file, not a folder" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def test_cli_exit_codes_for_failure_and_skip(portfolio: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     good = active_clients(portfolio)[0]

@@ -49,7 +49,12 @@ from typing import Any
 import pandas as pd
 
 from healthlab import __version__
-from healthlab._io import find_notebook, write_bytes_atomic, write_text_atomic
+from healthlab._io import (
+    check_folder_path,
+    find_notebook,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from healthlab.errors import ParameterError
 from healthlab.model import ScoreModel, default_model_path, load_model
 from healthlab.reports.manifest import (
@@ -446,7 +451,8 @@ def render_batch(
     started = time.perf_counter()
     period = Quarter.parse(quarter)
     chosen_formats = _check_options(audience, formats, jobs, timeout)
-    out = Path(out).resolve()
+    # A file in the way of OUT is a user error, not a traceback from a worker.
+    out = check_folder_path(Path(out).resolve())
     notebook_path = Path(notebook).resolve() if notebook else default_notebook()
     if not notebook_path.is_file():
         raise ParameterError(f"Notebook {notebook_path} was not found.")

@@ -146,7 +146,8 @@ def read_alerts_file(path: str | Path) -> pd.DataFrame:
     if not file.is_file():
         raise ParameterError(
             f"Alerts file {file.name!r} was not found; pass the file written by "
-            "`healthlab monitor`, or leave `alerts_file` empty."
+            "`healthlab monitor` (`--alerts` on the command line, `alerts_file` "
+            "in the notebook), or leave it out."
         )
     try:
         if file.suffix.lower() == ".csv":
