@@ -355,7 +355,7 @@ def test_rejects_existing_dataset_without_force(tmp_path: Path) -> None:
     folder = tmp_path / "data"
     generate_portfolio(folder, seed=1, **SMALL)
     before = _files(folder)
-    with pytest.raises(ConfigError, match="already holds a dataset.*--force"):
+    with pytest.raises(ConfigError, match="already contains a dataset.*--force"):
         generate_portfolio(folder, seed=2, **SMALL)
     assert _files(folder) == before
 

@@ -106,7 +106,7 @@ def find_table_files(
 
     for entry in sorted(folder.iterdir()):
         resolved = entry.resolve()
-        # A sub-folder that holds a mapped table file is not skipped.
+        # A sub-folder that contains a mapped table file is not skipped.
         if entry.name.startswith(".") or any(
             path == resolved or resolved in path.parents for path in claimed
         ):

@@ -40,7 +40,7 @@ class Band(_Strict):
 
 
 class ScoringParameters(_Strict):
-    """How raw client data becomes 0-100 component scores."""
+    """Parameters that turn raw client data into 0-100 component scores."""
 
     confidence_level: float = Field(0.95, gt=0.5, lt=1)
     enforcement_window_months: int = Field(3, ge=1, le=24)

@@ -204,7 +204,7 @@ def _check_target(folder: Path, overwrite: bool) -> None:
         )
     if not overwrite:
         raise ConfigError(
-            f"Folder {folder} already holds a dataset. Choose a new or empty "
+            f"Folder {folder} already contains a dataset. Choose a new or empty "
             "folder, or pass --force (overwrite=True) to replace the dataset."
         )
 

@@ -327,7 +327,8 @@ def test_html_is_self_contained(batch) -> None:
         assert references, "expected inline images"
         assert all(item.startswith("data:image/png;base64,") for item in references)
         assert not re.search(r"url\((?!data:)", page)
-        assert "http://" not in page and "https://" not in page
+        assert "http://" not in page
+        assert "https://" not in page
 
 
 def _chromium_check(page: Path, profile: Path) -> tuple[list[str], list[str], str]:

@@ -253,7 +253,7 @@ def control_chart(
     -------
     list of Finding
         ``value`` is the EWMA statistic, ``baseline`` the baseline mean;
-        ``details`` holds the limit, the baseline standard deviation, the month's
+        ``details`` contains the limit, the baseline standard deviation, the month's
         observation and ``t``.
     """
     label, number = _CONTROL_METRICS[rule]
@@ -519,7 +519,7 @@ def emerging_threat(
     -------
     list of Finding
         ``value`` is the recent count, ``baseline`` the count expected from the
-        baseline rate; ``details`` holds the p-value and the ratio.
+        baseline rate; ``details`` contains the p-value and the ratio.
     """
     from scipy.special import pdtrc
 

@@ -46,7 +46,7 @@ _EXTERNAL_REFERENCE = re.compile(
 
 
 def templates_folder() -> Path:
-    """Return the folder that holds the packaged nbconvert templates."""
+    """Return the folder that contains the packaged nbconvert templates."""
     return Path(str(resources.files("healthlab") / "templates"))
 
 
@@ -124,7 +124,7 @@ def report_cells(notebook: NotebookNode, audience: str) -> NotebookNode:
 def machine_paths(*extra: str | Path) -> list[str]:
     """Return path prefixes of this machine that must never appear in a report.
 
-    The list holds the home folder, the temporary folder, the Python prefix and
+    The list contains the home folder, the temporary folder, the Python prefix and
     its ``site-packages``, the current folder and any ``extra`` paths (such as a
     report's working folder and its dataset). Paths shorter than 5 characters
     are left out, because they would match ordinary text.
